@@ -1,0 +1,154 @@
+"""The measured facts that flow between load, capacity, results and report.
+
+A run is a sequence of *steps*: a load level held for a while. `load/` turns a
+`StepPlan` into a measured `StepWindow` (windowed, never cumulative: the
+difference of Locust's counters and response-time histograms between the
+step's start and end, after its ramp). `capacity/` judges windows (SLOs, the
+breaking-point search), `results/` writes them to CSV/JSON, `report/` reads
+them back. Plain frozen pydantic models so every layer can serialise them the
+same way; this module imports nothing of harness.
+
+Units are in the field names: `_s` seconds, `_ms` milliseconds, `_rps`
+requests per second, `_ts` Unix epoch seconds.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "TOTAL",
+    "EndpointWindow",
+    "ErrorCount",
+    "LevelMode",
+    "Percentiles",
+    "StepKind",
+    "StepPlan",
+    "StepWindow",
+    "TimeseriesPoint",
+]
+
+# The name of the all-endpoints aggregate row, as Locust calls it.
+TOTAL = "Aggregated"
+
+
+class LevelMode(enum.StrEnum):
+    """How a load level is expressed."""
+
+    USERS = "users"  # closed model: concurrent Locust users, each with its own think time
+    ARRIVAL_RATE = "arrival_rate"  # open model: requests started per second, paced by harness
+
+
+class StepKind(enum.StrEnum):
+    """What a step is for; verdicts ignore ramp and warm-up windows."""
+
+    RAMP = "ramp"  # moving to a level; never judged
+    WARMUP = "warmup"  # at the level, letting caches and pools fill; never judged
+    HOLD = "hold"  # a load scenario's measured hold
+    PROBE = "probe"  # stress: growing geometrically towards the first broken level
+    BISECT = "bisect"  # stress: narrowing the bracket [last good, first broken]
+    CONFIRM = "confirm"  # stress: a longer hold at the found level
+    SPIKE = "spike"  # spike scenario: the sudden jump
+    RECOVERY = "recovery"  # back at the expected load after breaking or a spike
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StepPlan(_Frozen):
+    """One step to run: reach `level` within `ramp_s`, then measure for `hold_s`."""
+
+    index: int
+    kind: StepKind
+    level: float = Field(ge=0)  # users, or requests/s in arrival-rate mode
+    mode: LevelMode = LevelMode.USERS
+    ramp_s: float = Field(default=0.0, ge=0)
+    hold_s: float = Field(gt=0)
+    label: str = ""  # e.g. "probe 3", "bisect 2", "spike"
+
+
+class Percentiles(_Frozen):
+    """Latency percentiles in ms (Locust's 2-significant-digit buckets); None when no requests."""
+
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+    avg_ms: float | None = None
+
+    def get(self, name: str) -> float | None:
+        """Look a percentile up by its SLO name: 'p50', 'p95', 'p99', 'max', 'avg'."""
+        value: float | None = getattr(self, f"{name}_ms")
+        return value
+
+
+class ErrorCount(_Frozen):
+    """Failures of one kind in a window: `kind` is e.g. 'HTTP 503', 'ConnectionRefusedError'."""
+
+    method: str
+    name: str
+    kind: str
+    status: int | None = None
+    count: int
+    example: str = ""
+
+
+class EndpointWindow(_Frozen):
+    """One endpoint (or the TOTAL aggregate) measured over one window."""
+
+    method: str
+    name: str
+    requests: int
+    failures: int
+    rps: float
+    failures_per_s: float
+    error_ratio: float
+    latency: Percentiles
+
+
+class StepWindow(_Frozen):
+    """The measurement of one step, over [start_ts, end_ts] (ramp excluded)."""
+
+    plan: StepPlan
+    start_ts: float
+    end_ts: float
+    users: int  # users running at the end of the window
+    offered_rps: float | None  # what the step asked for (arrival-rate mode), else None
+    total: EndpointWindow
+    endpoints: list[EndpointWindow] = Field(default_factory=list)
+    errors: list[ErrorCount] = Field(default_factory=list)
+    generator_cpu_percent: float | None = None  # load generator CPU (max over workers)
+    generator_saturated: bool = False  # CPU above 90 %: the window's figures are not trustworthy
+    aborted: bool = False  # an abort condition tripped during this window
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the measured window."""
+        return max(0.0, self.end_ts - self.start_ts)
+
+    @property
+    def achieved_rps(self) -> float:
+        """Completed requests per second over the window (all endpoints)."""
+        return self.total.rps
+
+
+class TimeseriesPoint(_Frozen):
+    """One second of the whole run, for the time-series charts (per endpoint and TOTAL)."""
+
+    ts: float
+    scenario: str
+    step: int | None
+    kind: StepKind | None
+    method: str
+    name: str
+    users: int
+    offered_rps: float | None
+    rps: float
+    failures_per_s: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
