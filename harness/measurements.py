@@ -20,14 +20,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "TOTAL",
+    "BreakingPoint",
     "EndpointWindow",
     "ErrorCount",
     "LevelMode",
     "Percentiles",
+    "Recovery",
+    "ScenarioResult",
     "StepKind",
     "StepPlan",
+    "StepRecord",
     "StepWindow",
     "TimeseriesPoint",
+    "Verdict",
 ]
 
 # The name of the all-endpoints aggregate row, as Locust calls it.
@@ -152,3 +157,84 @@ class TimeseriesPoint(_Frozen):
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
+
+
+class Verdict(_Frozen):
+    """One SLO criterion judged: measured value against its threshold.
+
+    `criterion` is the SLO field ('p95_ms', 'error_ratio', 'min_rps', or 'saturation' for
+    throughput that stopped following the offered load); `endpoint` is None for the total.
+    """
+
+    criterion: str
+    endpoint: str | None = None
+    threshold: float
+    measured: float | None
+    passed: bool
+    unit: str = ""  # 'ms', 'ratio', 'req/s'
+
+    def describe(self) -> str:
+        """'p95 latency 412 ms > 300 ms' style text for reports and terminals."""
+        where = f" {self.endpoint}" if self.endpoint else ""
+        shown = "n/a" if self.measured is None else f"{self.measured:g}"
+        relation = "≤" if self.passed else ">"
+        if self.criterion == "min_rps":
+            relation = "≥" if self.passed else "<"
+        return (
+            f"{self.criterion}{where} {shown} {self.unit} {relation} {self.threshold:g} {self.unit}".strip()
+        )
+
+
+class StepRecord(_Frozen):
+    """A measured step with its verdicts (what the search saw and decided)."""
+
+    window: StepWindow
+    verdicts: list[Verdict] = Field(default_factory=list)
+    ok: bool = True
+    broken_by: str | None = None  # the criterion that broke first, if any
+    note: str = ""  # e.g. 're-test of a surprising window', 'generator saturated: ignored'
+
+
+class BreakingPoint(_Frozen):
+    """Where the app breaks: the highest level that still met the SLOs and still scaled."""
+
+    status: str  # 'found' | 'broken_at_start' | 'not_reached' | 'aborted'
+    mode: LevelMode
+    level: float | None = None  # last good level (users or req/s)
+    sustainable_rps: float | None = None  # achieved throughput at that level
+    bracket_low: float | None = None  # last good level
+    bracket_high: float | None = None  # first broken level
+    criterion: str | None = None  # what broke first at bracket_high
+    criterion_detail: Verdict | None = None
+    load_time_s: float = 0.0  # time spent under load by the search (ramps included)
+    tolerance: float = 0.05
+
+
+class Recovery(_Frozen):
+    """After breaking (or a spike): back at `level`, how long until the SLOs held again."""
+
+    level: float
+    recovered: bool
+    time_to_recover_s: float | None = None
+    limit_s: float
+
+
+class ScenarioResult(_Frozen):
+    """Everything one scenario measured, in the same shape locally and distributed."""
+
+    name: str
+    kind: str  # 'load' | 'stress' | 'spike' | 'soak'
+    mode: LevelMode
+    status: str  # 'passed' | 'failed' | 'aborted' | 'interrupted' | 'error'
+    started_ts: float
+    ended_ts: float
+    steps: list[StepRecord] = Field(default_factory=list)
+    judged: StepWindow | None = None  # the aggregate window the scenario's SLOs were judged on
+    verdicts: list[Verdict] = Field(default_factory=list)
+    breaking_point: BreakingPoint | None = None
+    recovery: Recovery | None = None
+    abort_reason: str | None = None
+    timeseries: list[TimeseriesPoint] = Field(default_factory=list)
+    errors: list[ErrorCount] = Field(default_factory=list)
+    cpu_warnings: list[str] = Field(default_factory=list)
+    workers: int = 0  # 0: Locust in-process; N: master + N workers
