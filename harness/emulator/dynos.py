@@ -1,0 +1,243 @@
+"""Dyno processes on this machine: sizes, environment, spawning, stopping and sampling.
+
+What a dyno size means locally
+------------------------------
+A dyno is an ordinary child process; the emulator enforces no CPU or memory
+limit. The size reaches the process the way it does on Heroku: ``DYNO_SIZE``
+(capitalised name) and ``WEB_CONCURRENCY``, set the way Heroku's Python
+buildpack sets it at dyno boot since 2024 (lowest of ``2 * cores + 1`` and
+``memory_MB / 256``), and runtime-metrics lines report the size's memory quota.
+A config var ``WEB_CONCURRENCY`` overrides the default, as on Heroku.
+
+==================  ======  =====  ===============
+size                memory  cores  WEB_CONCURRENCY
+==================  ======  =====  ===============
+Eco, Basic          512 MB  (1)    2
+Standard-1X         512 MB  (1)    2
+Standard-2X         1 GB    (2)    4
+Performance-M       2.5 GB  2      5
+Performance-L       14 GB   8      17
+Performance-L-RAM   30 GB   4      9
+Performance-XL      62 GB   8      17
+Performance-2XL     126 GB  16     33
+Private-S/M/L       as Performance-M/L/L-RAM
+==================  ======  =====  ===============
+
+Process cleanup: each dyno runs in its own session (process group), so the
+whole group is signalled on stop; and on Linux it gets ``PR_SET_PDEATHSIG``
+(SIGKILL), so if the emulator itself dies its dynos die with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+__all__ = [
+    "DYNO_SIZES",
+    "DynoSize",
+    "MetricsSample",
+    "canonical_size",
+    "dyno_environment",
+    "format_metrics",
+    "free_port",
+    "kill_group",
+    "port_accepts",
+    "release_port",
+    "sample_metrics",
+    "spawn",
+]
+
+
+@dataclass(frozen=True)
+class DynoSize:
+    """One Heroku dyno size: its capitalised name, memory quota (MB) and WEB_CONCURRENCY default."""
+
+    name: str
+    memory_mb: float
+    web_concurrency: int
+
+
+def _sizes(*rows: tuple[str, float, int]) -> dict[str, DynoSize]:
+    return {name.lower(): DynoSize(name, memory, concurrency) for name, memory, concurrency in rows}
+
+
+DYNO_SIZES: dict[str, DynoSize] = _sizes(
+    ("Eco", 512, 2),
+    ("Basic", 512, 2),
+    ("Standard-1X", 512, 2),
+    ("Standard-2X", 1024, 4),
+    ("Performance-M", 2560, 5),
+    ("Performance-L", 14336, 17),
+    ("Performance-L-RAM", 30720, 9),
+    ("Performance-XL", 63488, 17),
+    ("Performance-2XL", 129024, 33),
+    ("Private-S", 1024, 4),
+    ("Private-M", 2560, 5),
+    ("Private-L", 14336, 17),
+)
+
+
+def canonical_size(name: str) -> DynoSize:
+    """The size named `name` in any case (`standard-2x` -> Standard-2X); ValueError for unknown names."""
+    try:
+        return DYNO_SIZES[name.strip().lower()]
+    except KeyError:
+        known = ", ".join(size.name for size in DYNO_SIZES.values())
+        raise ValueError(f"No such size as {name}. Available dyno sizes are {known}.") from None
+
+
+def dyno_environment(
+    *,
+    config: Mapping[str, str],
+    dyno_name: str,
+    size: DynoSize,
+    release_version: int,
+    port: int | None,
+) -> dict[str, str]:
+    """os.environ + config vars + the variables Heroku sets in a dyno.
+
+    The directory of the running interpreter goes first on PATH, so a
+    Procfile's `python`/`gunicorn` is harness's own venv, as if activated.
+    """
+    env = dict(os.environ)
+    env.update({k: v for k, v in config.items() if v is not None})
+    if config.get("WEB_CONCURRENCY") is None:
+        env["WEB_CONCURRENCY"] = str(size.web_concurrency)
+    env["DYNO"] = dyno_name
+    env["DYNO_SIZE"] = size.name
+    env["HEROKU_RELEASE_VERSION"] = f"v{release_version}"
+    env["PYTHONUNBUFFERED"] = env.get("PYTHONUNBUFFERED", "1")
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", os.defpath)])
+    if port is not None:
+        env["PORT"] = str(port)
+    else:
+        env.pop("PORT", None)
+    return env
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to SIGKILL the child when the emulator dies (None elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+    return preexec
+
+
+_PREEXEC = _die_with_parent()
+
+
+async def spawn(command: str, *, cwd: Path, env: Mapping[str, str]) -> asyncio.subprocess.Process:
+    """Start `command` with bash (as Heroku does) in its own session; stdout+stderr merged into one pipe."""
+    shell = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
+    return await asyncio.create_subprocess_exec(
+        shell,
+        "-c",
+        command,
+        cwd=str(cwd),
+        env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_PREEXEC,
+        limit=1 << 20,
+    )
+
+
+def kill_group(pid: int, sig: signal.Signals) -> None:
+    """Send `sig` to the dyno's whole process group (its session); a group already gone is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+_reserved_ports: set[int] = set()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A free loopback TCP port not handed out before by this process (the kernel picks it)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _reserved_ports:
+            _reserved_ports.add(port)
+            return port
+    raise RuntimeError("no free loopback port found in 100 tries")
+
+
+def release_port(port: int) -> None:
+    """Let `free_port` hand out `port` again (after its dyno has stopped)."""
+    _reserved_ports.discard(port)
+
+
+async def port_accepts(port: int, host: str = "127.0.0.1", timeout_s: float = 0.5) -> bool:
+    """True when a TCP connection to host:port succeeds (the dyno has bound $PORT)."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+@dataclass(frozen=True)
+class MetricsSample:
+    """One runtime-metrics sample of a dyno's process tree (memory in MB)."""
+
+    load_avg: tuple[float, float, float]
+    rss_mb: float
+    swap_mb: float
+    pgpgin: int
+    pgpgout: int
+
+
+def sample_metrics(pid: int) -> MetricsSample | None:
+    """Memory of the dyno's process and its children, plus the machine's load average; None if gone."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    rss = swap = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            rss += float(process.memory_info().rss)
+    return MetricsSample(os.getloadavg(), rss / 1e6, swap / 1e6, 0, 0)
+
+
+def format_metrics(dyno_name: str, dyno_ref: str, sample: MetricsSample, quota_mb: float) -> list[str]:
+    """Heroku's two log-runtime-metrics lines (load, then memory) for one dyno."""
+    prefix = f"source={dyno_name} dyno={dyno_ref}"
+    one, five, fifteen = sample.load_avg
+    load = (
+        f"{prefix} sample#load_avg_1m={one:.2f} sample#load_avg_5m={five:.2f} "
+        f"sample#load_avg_15m={fifteen:.2f}"
+    )
+    total = sample.rss_mb + sample.swap_mb
+    memory = (
+        f"{prefix} sample#memory_total={total:.2f}MB sample#memory_rss={sample.rss_mb:.2f}MB "
+        f"sample#memory_cache=0.00MB sample#memory_swap={sample.swap_mb:.2f}MB "
+        f"sample#memory_pgpgin={sample.pgpgin}pages sample#memory_pgpgout={sample.pgpgout}pages "
+        f"sample#memory_quota={quota_mb:.2f}MB"
+    )
+    return [load, memory]
