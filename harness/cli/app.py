@@ -72,6 +72,10 @@ def cli() -> None:
 def _register() -> None:
     """Attach every command module's commands to the group."""
     # Each capability adds its import and add_command line here.
+    from harness.cli.platform import restore_command, scale_command, status_command
+
+    for command in (scale_command, restore_command, status_command):
+        cli.add_command(command)
 
 
 _register()

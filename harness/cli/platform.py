@@ -1,0 +1,261 @@
+"""`harness scale`, `harness restore`, `harness status`: thin commands over `harness.platform`.
+
+`harness scale` keeps the app scaled when it succeeds and leaves the journal in
+place, so `harness restore` (or the next `harness run`, which refuses until
+then) brings the original formation back; any failure, Ctrl-C or SIGTERM
+during the scale-up restores at once. Output is for people; `--json` is for
+machines. The API token never appears in either.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harness.cli.app import app_option, scenarios_option
+from harness.config import load_config
+from harness.errors import ConfigError, RestoreError
+from harness.platform.formation import FormationSession, Interrupted, ScaleResult, restore
+from harness.platform.guard import check_app_allowed, check_formation_limits, preflight
+from harness.platform.heroku import HerokuClient
+from harness.platform.journal import Journal, JournalStore
+from harness.platform.models import Dyno, Formation, Release, merge, parse_scale_args
+
+__all__ = ["restore_command", "scale_command", "status_command"]
+
+
+def _client(ctx: click.Context) -> HerokuClient:
+    """The client from the environment, closed when the command ends."""
+    client = HerokuClient.from_env()
+    ctx.call_on_close(client.close)
+    return client
+
+
+def _store(state_dir: str | None) -> JournalStore:
+    return JournalStore(Path(state_dir) if state_dir else None)
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _require_app(app: str | None) -> str:
+    if not app:
+        raise ConfigError("name the app with --app APP", field="--app")
+    return app
+
+
+def _guard_settings(ctx: click.Context, scenarios_path: str) -> tuple[set[str], int, float]:
+    """Protected apps and ceilings: from scenarios.yaml when there is one, else the defaults."""
+    explicit = ctx.get_parameter_source("scenarios_path") is not click.core.ParameterSource.DEFAULT
+    if not explicit and not Path(scenarios_path).is_file():
+        return set(), 10, 5.0
+    config = load_config(scenarios_path)
+    return (
+        set(config.target.protected_apps),
+        config.guards.max_dynos_per_type,
+        config.guards.max_cost_per_hour_usd,
+    )
+
+
+state_dir_option = click.option(
+    "--state-dir",
+    envvar="HARNESS_STATE_DIR",
+    default=None,
+    help="Where journals live (default: $HARNESS_STATE_DIR or ./.harness).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+
+
+def _print_scale(result: ScaleResult, cost: float, store: JournalStore) -> None:
+    click.echo(
+        f"scaled {result.app} to {result.target.describe()} in {result.scale_up_latency_s:.1f} s "
+        f"(about ${cost:.2f}/hour)"
+    )
+    for boot in result.dynos:
+        took = f"boot {boot.boot_s:.1f} s" if boot.boot_s is not None else "boot time unknown"
+        click.echo(f"  {boot.name:<12} {boot.size or '?':<16} {'already up' if boot.preexisting else took}")
+    click.echo(
+        f"The formation stays scaled; the journal is {store.path_for(result.app)}.\n"
+        f"Run `harness restore --app {result.app}` to return to {result.original.describe()}."
+    )
+
+
+@click.command("scale")
+@app_option
+@click.argument("processes", nargs=-1, required=True, metavar="TYPE=QUANTITY[:SIZE]...")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for every dyno to be up.",
+)
+@click.option("--yes", is_flag=True, help="Confirm a formation over the dyno or cost ceiling.")
+@click.option(
+    "--protect", multiple=True, metavar="APP", help="An app that must never be scaled (repeatable)."
+)
+@scenarios_option
+@state_dir_option
+@json_option
+@click.pass_context
+def scale_command(
+    ctx: click.Context,
+    app: str | None,
+    processes: tuple[str, ...],
+    timeout_s: float,
+    yes: bool,
+    protect: tuple[str, ...],
+    scenarios_path: str,
+    state_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Scale an app and wait until every dyno is up: `harness scale -a APP web=4:standard-2x worker=1`.
+
+    The original formation is journaled first. On success the app stays scaled and
+    the journal stays, until `harness restore`; on failure, Ctrl-C or SIGTERM it is
+    restored at once."""
+    app = _require_app(app)
+    changes = parse_scale_args(processes)
+    protected, max_dynos, max_cost = _guard_settings(ctx, scenarios_path)
+    check_app_allowed(app, targets={app}, protected=protected | set(protect))
+    store = _store(state_dir)
+    store.ensure_absent(app)
+    client = _client(ctx)
+    facts = preflight(client, app)
+    target = merge(facts.formation, changes)
+    cost = check_formation_limits(
+        target,
+        max_dynos_per_type=max_dynos,
+        max_cost_per_hour_usd=max_cost,
+        prices=facts.prices,
+        confirmed=yes,
+    )
+    _say(f"{app}: {facts.formation.describe()} → {target.describe()} (journal {store.path_for(app)})")
+    try:
+        with FormationSession(
+            client, app, target, store=store, timeout_s=timeout_s, restore_on_success=False, progress=_say
+        ) as session:
+            assert session.result is not None
+            result = session.result
+    except Interrupted as exc:
+        _say(f"{exc}: the formation of {app} was restored to {facts.formation.describe()}.")
+        ctx.exit(exc.exit_code)
+    if as_json:
+        click.echo(json.dumps({**result.model_dump(mode="json"), "cost_per_hour_usd": cost}, indent=2))
+    else:
+        _print_scale(result, cost, store)
+
+
+@click.command("restore")
+@app_option
+@click.option(
+    "--budget",
+    "budget_s",
+    type=float,
+    default=120.0,
+    show_default=True,
+    envvar="HARNESS_RESTORE_BUDGET_S",
+    help="Seconds to keep retrying through API faults before giving up (journal kept).",
+)
+@state_dir_option
+@json_option
+@click.pass_context
+def restore_command(
+    ctx: click.Context, app: str | None, budget_s: float, state_dir: str | None, as_json: bool
+) -> None:
+    """Put back the formation harness journaled (after a crash, kill -9, or `harness scale`).
+
+    Without --app, restores every app with a journal. Idempotent: with no journal there is
+    nothing to do. If it cannot finish, the journal is kept, the `heroku ps:scale` /
+    `heroku ps:type` commands that would finish the job are printed, and it exits 4."""
+    store = _store(state_dir)
+    apps = [app] if app else store.apps()
+    if not apps:
+        click.echo(json.dumps([]) if as_json else "nothing to restore: no journal found")
+        return
+    client = _client(ctx)
+    outcomes: list[dict[str, Any]] = []
+    failure: RestoreError | None = None
+    for name in apps:
+        try:
+            done = restore(client, name, store, budget_s=budget_s, progress=_say)
+        except RestoreError as exc:
+            failure = failure or exc
+            _say(f"error: {exc}")
+            outcomes.append({"app": name, "restored": False, "manual_commands": exc.manual_commands})
+            continue
+        formation = done.formation.describe() if done.formation else None
+        outcomes.append({"app": name, "restored": done.restored, "formation": formation})
+        if not as_json:
+            click.echo(f"restored {name} to {formation}" if done.restored else f"{name}: nothing to restore")
+    if as_json:
+        click.echo(json.dumps(outcomes, indent=2))
+    if failure is not None:
+        ctx.exit(failure.exit_code)
+
+
+def _dyno_line(dyno: Dyno) -> str:
+    since = dyno.updated_at.strftime("%Y-%m-%d %H:%M:%S") if dyno.updated_at else "?"
+    version = f"v{dyno.release_version}" if dyno.release_version is not None else ""
+    return f"  {dyno.name:<12} {dyno.state.value:<10} {dyno.size or '?':<16} {version:<6} since {since}"
+
+
+@click.command("status")
+@app_option
+@state_dir_option
+@json_option
+@click.pass_context
+def status_command(ctx: click.Context, app: str | None, state_dir: str | None, as_json: bool) -> None:
+    """Show an app's formation, its dynos with their states, the current release and any journal."""
+    app = _require_app(app)
+    client = _client(ctx)
+    info = client.app(app)
+    formation = Formation.from_entries(client.formation(app))
+    dynos = sorted(client.dynos(app), key=lambda d: (d.type, d.name))
+    release = client.current_release(app)
+    journal = _store(state_dir).read(app)
+    if as_json:
+        data = {
+            "app": info.model_dump(mode="json"),
+            "formation": formation.as_dict(),
+            "dynos": [d.model_dump(mode="json") for d in dynos],
+            "release": release.model_dump(mode="json") if release else None,
+            "journal": journal.model_dump(mode="json") if journal else None,
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    _print_status(info.name, info.web_url, formation, dynos, release, journal, click.echo)
+
+
+def _print_status(
+    name: str,
+    web_url: str | None,
+    formation: Formation,
+    dynos: list[Dyno],
+    release: Release | None,
+    journal: Journal | None,
+    echo: Callable[[str], None],
+) -> None:
+    echo(f"app        {name}  {web_url or '(no web_url)'}")
+    if release is None:
+        echo("release    (nothing deployed)")
+    else:
+        by = f" by {release.user_email}" if release.user_email else ""
+        echo(f"release    v{release.version}  {release.description}{by}")
+    echo(f"formation  {formation.describe()}")
+    echo(f"dynos      {len(dynos)}")
+    for dyno in dynos:
+        echo(_dyno_line(dyno))
+    if journal is None:
+        echo("journal    none")
+    else:
+        echo(
+            f"journal    scaled by harness (pid {journal.pid}) at {journal.created_at:%Y-%m-%d %H:%M:%S} "
+            f"from {journal.original.describe()}: run `harness restore --app {name}`"
+        )
