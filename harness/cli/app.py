@@ -72,9 +72,17 @@ def cli() -> None:
 def _register() -> None:
     """Attach every command module's commands to the group."""
     # Each capability adds its import and add_command line here.
+    from harness.cli.emulator import emulator
+
+    cli.add_command(emulator)
     from harness.cli.platform import restore_command, scale_command, status_command
 
     for command in (scale_command, restore_command, status_command):
+        cli.add_command(command)
+
+    from harness.cli.load import load_command, validate_command, worker_command
+
+    for command in (validate_command, load_command, worker_command):
         cli.add_command(command)
 
 

@@ -1,0 +1,147 @@
+"""`harness emulator serve`: run the local Heroku (Platform API, routers, dynos) until Ctrl-C.
+
+This module must stay importable without `harness.cli.app` (see
+`harness/emulator/__main__.py`): it imports click, the emulator and errors only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from pathlib import Path
+
+import click
+
+from harness.emulator.runtime import RuntimeSettings
+from harness.emulator.server import DEFAULT_APP_NAME, ReadyInfo, ServerOptions, check_loopback, serve
+from harness.errors import ConfigError
+
+__all__ = ["TOKEN_ENV", "emulator", "parse_app_option", "parse_setting_option"]
+
+TOKEN_ENV = "HARNESS_EMULATOR_TOKEN"
+_SETTING_TYPES = {f.name: f.type for f in dataclasses.fields(RuntimeSettings)}
+
+
+def parse_app_option(raw: str) -> tuple[str, Path]:
+    """`NAME=DIR` -> (name, existing directory)."""
+    name, sep, directory = raw.partition("=")
+    if not sep or not name or not directory:
+        raise ConfigError(
+            f"--app {raw!r}: use NAME=DIR, e.g. --app shop=./my-shop (a directory with a Procfile)."
+        )
+    path = Path(directory).expanduser().resolve()
+    if not path.is_dir():
+        raise ConfigError(f"--app {raw!r}: {path} is not a directory.")
+    return name, path
+
+
+def parse_setting_option(raw: str) -> tuple[str, float | int | bool]:
+    """`NAME=VALUE` for any `RuntimeSettings` field (e.g. `crash_cooloff_s=1`)."""
+    name, sep, value = raw.partition("=")
+    kind = _SETTING_TYPES.get(name)
+    if not sep or kind is None:
+        known = ", ".join(sorted(_SETTING_TYPES))
+        raise ConfigError(f"--setting {raw!r}: use NAME=VALUE with NAME one of {known}.")
+    try:
+        if kind in (bool, "bool"):
+            return name, value.strip().lower() in ("1", "true", "yes", "on")
+        if kind in (int, "int"):
+            return name, int(value)
+        return name, float(value)
+    except ValueError:
+        raise ConfigError(f"--setting {raw!r}: {value!r} is not a number.") from None
+
+
+def _settings(named: dict[str, float | None], extra: tuple[str, ...]) -> RuntimeSettings:
+    values: dict[str, float | int | bool] = {k: v for k, v in named.items() if v is not None}
+    values.update(parse_setting_option(raw) for raw in extra)
+    return RuntimeSettings(**values)  # type: ignore[arg-type]
+
+
+def _print_ready(info: ReadyInfo, token_generated: bool) -> None:
+    click.echo(f"Heroku emulator (pid {info.pid}) listening")
+    click.echo(f"  Platform API:  {info.api_url}   (use it as HEROKU_API_URL)")
+    if token_generated:
+        click.echo(f"  API token:     {info.token}   (generated for this run; loopback-only dev token)")
+    else:
+        click.echo(f"  API token:     the one you gave (--token / {TOKEN_ENV}); not shown")
+    for name, app in info.apps.items():
+        click.echo(f"  app {name}:  {app['web_url']}   (id {app['id']})")
+    click.echo("Ctrl-C stops every dyno and exits.", nl=True)
+
+
+@click.group("emulator")
+def emulator() -> None:
+    """A local Heroku on loopback: Platform API, router and dynos from a Procfile."""
+
+
+@emulator.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
+@click.option("--port", type=int, default=0, show_default=True, help="Platform API port (0 = any free port).")
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    metavar="NAME=DIR",
+    help=f"Run DIR (with a Procfile) as app NAME; repeatable. Default: the demo app as {DEFAULT_APP_NAME}.",
+)
+@click.option(
+    "--token",
+    envvar=TOKEN_ENV,
+    show_envvar=True,
+    default=None,
+    help="Bearer token the API accepts. Default: a fresh random token, printed once.",
+)
+@click.option(
+    "--ready-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write api_url, token, pid and apps as JSON here (mode 0600) once everything listens.",
+)
+@click.option(
+    "--boot-timeout", type=float, default=None, help="Seconds a web dyno has to bind $PORT (R10). [60]"
+)
+@click.option(
+    "--router-timeout", type=float, default=None, help="Seconds before the router answers H12. [30]"
+)
+@click.option(
+    "--metrics-interval", type=float, default=None, help="Seconds between runtime-metrics lines. [20]"
+)
+@click.option("--boot-delay", type=float, default=None, help="Extra seconds before a dyno counts as up. [0]")
+@click.option(
+    "--setting",
+    "extra_settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Any other runtime setting, e.g. shutdown_grace_s=1 or crash_cooloff_s=1; repeatable.",
+)
+def serve_command(
+    host: str,
+    port: int,
+    apps: tuple[str, ...],
+    token: str | None,
+    ready_file: Path | None,
+    boot_timeout: float | None,
+    router_timeout: float | None,
+    metrics_interval: float | None,
+    boot_delay: float | None,
+    extra_settings: tuple[str, ...],
+) -> None:
+    """Start the Platform API and every app's router and dynos; Ctrl-C/SIGTERM stops them all."""
+    check_loopback(host)
+    named = {
+        "boot_timeout_s": boot_timeout,
+        "router_timeout_s": router_timeout,
+        "metrics_interval_s": metrics_interval,
+        "boot_delay_s": boot_delay,
+    }
+    generated = not token
+    options = ServerOptions(
+        token=token or secrets.token_urlsafe(24),
+        host=host,
+        port=port,
+        apps=tuple(parse_app_option(raw) for raw in apps),
+        ready_file=ready_file,
+        settings=_settings(named, extra_settings),
+    )
+    serve(options, lambda info: _print_ready(info, generated))

@@ -1,0 +1,271 @@
+"""The emulator's control plane: platform state (`state.py`) applied to running dynos (`runtime.py`).
+
+Every change goes through the state first (which enforces Heroku's rules and
+may refuse with an `ApiError`) and is then applied to the app's `AppRuntime`,
+the way Heroku's API hands work to its dyno manager: formation changes return
+at once and dynos boot in the background; a new release (deploy, config
+change, rollback) restarts every dyno on it.
+
+An app gets a runtime (router + dynos) when a slug built from a directory is
+first released to it: at startup for `--app NAME=DIR`, or later for an app
+created through `POST /apps` and given another app's slug (as `heroku fork`
+did). Until then its `web_url` is null and it has no dynos.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.emulator.logs import LogBuffer
+from harness.emulator.runtime import AppRuntime, DynoInfo, ReleaseRef, RuntimeSettings
+from harness.emulator.state import AddOnPlan, ApiError, App, Formation, Platform, Release, Slug
+
+__all__ = ["Controller", "directory_digest"]
+
+SKIPPED_DIRS = {"__pycache__", ".git", ".venv", "node_modules"}
+
+
+def directory_digest(app_dir: Path) -> tuple[str, str, int]:
+    """(commit-like sha1 hex, `SHA256:` checksum, total bytes) of the app directory's files.
+
+    Stands in for a git commit and a slug checksum: it changes when the code does.
+    """
+    sha1, sha256, total = hashlib.sha1(), hashlib.sha256(), 0
+    for path in sorted(app_dir.rglob("*")):
+        if not path.is_file() or SKIPPED_DIRS.intersection(path.relative_to(app_dir).parts):
+            continue
+        data = path.read_bytes()
+        for digest in (sha1, sha256):
+            digest.update(str(path.relative_to(app_dir)).encode() + b"\0" + data)
+        total += len(data)
+    return sha1.hexdigest(), "SHA256:" + sha256.hexdigest(), total
+
+
+class Controller:
+    """Apps, their runtimes and log buffers, on the emulator's one asyncio loop."""
+
+    def __init__(self, platform: Platform, settings: RuntimeSettings, *, host: str = "127.0.0.1") -> None:
+        self.platform = platform
+        self.settings = settings
+        self.host = host
+        self.runtimes: dict[str, AppRuntime] = {}
+        self.logs: dict[str, LogBuffer] = {}
+
+    # -- apps ---------------------------------------------------------------
+
+    async def add_local_app(self, name: str, app_dir: Path, *, addons: Sequence[AddOnPlan] = ()) -> App:
+        """Create an app from a directory with a Procfile, release it as v1 and boot web=1:Standard-1X."""
+        app = self.platform.create_app(name)
+        try:
+            for plan in addons:
+                self.platform.add_addon(app, plan)
+            runtime = await self._start_runtime(app, app_dir)
+            commit, checksum, size = directory_digest(app_dir)
+            slug = self.platform.create_slug(
+                app,
+                runtime.process_types,
+                commit=commit,
+                commit_description=f"{app_dir.name} directory",
+                size=size,
+                checksum=checksum,
+                source_dir=str(app_dir),
+            )
+            release = self.platform.deploy(app, slug.id, f"Deploy {commit[:8]}")
+            self.log_api(app, f"Release v{release.version} created by user {self.platform.account.email}")
+            await self._apply_release(app, release)
+        except BaseException:
+            await self.delete_app(app)
+            raise
+        return app
+
+    def create_app(self, name: str | None, *, region: str | None = None, stack: str | None = None) -> App:
+        """A blank app (no release, no dynos) as `POST /apps` makes it."""
+        app = self.platform.create_app(name, region=region, stack=stack)
+        self.logs[app.id] = LogBuffer()
+        return app
+
+    async def delete_app(self, app: App) -> App:
+        """Stop the app's dynos and router, then forget it."""
+        runtime = self.runtimes.pop(app.id, None)
+        if runtime is not None:
+            await runtime.close()
+        self.logs.pop(app.id, None)
+        if app.id in self.platform.apps:
+            self.platform.delete_app(app)
+        return app
+
+    def set_maintenance(self, app: App, *, maintenance: bool | None, name: str | None) -> App:
+        """`PATCH /apps/{app}`: maintenance makes the router answer H80."""
+        self.platform.update_app(app, name=name, maintenance=maintenance)
+        runtime = self.runtimes.get(app.id)
+        if runtime is not None:
+            runtime.maintenance = app.maintenance
+            runtime.app_name = app.name
+        return app
+
+    def runtime(self, app: App) -> AppRuntime:
+        """The app's runtime; 404 for fault injection on an app that has never been deployed."""
+        runtime = self.runtimes.get(app.id)
+        if runtime is None:
+            raise ApiError(
+                404, "not_found", f"App {app.name} has no dynos: nothing has been released to it yet."
+            )
+        return runtime
+
+    def log_buffer(self, app: App) -> LogBuffer:
+        """The app's log lines (router, dynos, API events)."""
+        return self.logs.setdefault(app.id, LogBuffer())
+
+    def log_api(self, app: App, message: str) -> None:
+        """A `heroku[api]` line, as Heroku logs releases, scaling and restarts."""
+        self.log_buffer(app).append("heroku", "api", message)
+
+    # -- releases -----------------------------------------------------------
+
+    async def deploy(self, app: App, slug_id: str, description: str | None) -> Release:
+        """`POST /apps/{app}/releases {slug}`: release any app's slug with this app's config."""
+        slug = self.platform.slugs.get(slug_id)
+        if slug is not None:
+            await self._ensure_runtime(app, slug)
+        release = self.platform.deploy(app, slug_id, description)
+        self.log_api(app, f"Release v{release.version} created by user {self.platform.account.email}")
+        await self._apply_release(app, release)
+        return release
+
+    async def rollback(self, app: App, release_id: str) -> Release:
+        """`POST /apps/{app}/releases {release}`: a new version with the target's slug and config."""
+        release = self.platform.rollback(app, release_id)
+        self.log_api(app, f"{release.description} by user {self.platform.account.email}")
+        await self._apply_release(app, release)
+        return release
+
+    async def update_config(self, app: App, changes: dict[str, Any]) -> Release | None:
+        """`PATCH /apps/{app}/config-vars`: a real change is a new release, and every dyno restarts."""
+        release = self.platform.update_config(app, changes)
+        if release is not None:
+            self.log_api(app, f"{release.description} by user {self.platform.account.email}")
+            await self._apply_release(app, release)
+        return release
+
+    async def _apply_release(self, app: App, release: Release) -> None:
+        runtime = self.runtimes.get(app.id)
+        if runtime is None:
+            return
+        ref = ReleaseRef(release.id, release.version)
+        # Restart what runs first (new specs for every type), then let the formation add what is missing.
+        await runtime.restart(release=ref, env=release.config)
+        for formation in app.formation.values():
+            await runtime.set_formation(
+                formation.type, formation.quantity, formation.size, ref, release.config
+            )
+        self.log_api(app, f"Deploy v{release.version}: restarting all dynos")
+
+    # -- formation and dynos ------------------------------------------------
+
+    async def update_formation(self, app: App, updates: Iterable[dict[str, Any]]) -> list[Formation]:
+        """Validate and apply a (batch) formation update; dynos boot or stop in the background."""
+        changes = self.platform.update_formation(app, list(updates))
+        runtime = self.runtimes.get(app.id)
+        current = app.current_release
+        for change in changes:
+            formation = change.formation
+            if (
+                runtime is not None
+                and current is not None
+                and (change.quantity_changed or change.size_changed)
+            ):
+                ref = ReleaseRef(current.id, current.version)
+                await runtime.set_formation(
+                    formation.type, formation.quantity, formation.size, ref, current.config
+                )
+                self.log_api(
+                    app,
+                    f"Scaled to {formation.type}@{formation.quantity}:{formation.size} "
+                    f"by user {self.platform.account.email}",
+                )
+        return [change.formation for change in changes]
+
+    def dynos(self, app: App) -> list[DynoInfo]:
+        """The app's dynos as the runtime sees them now."""
+        runtime = self.runtimes.get(app.id)
+        return runtime.dynos() if runtime is not None else []
+
+    def find_dyno(self, app: App, identity: str) -> DynoInfo:
+        """A dyno by id or name; 404 "Couldn't find that dyno." otherwise."""
+        for dyno in self.dynos(app):
+            if identity in (dyno.id, dyno.name):
+                return dyno
+        raise ApiError(404, "not_found", "Couldn't find that dyno.")
+
+    async def restart(
+        self, app: App, *, dyno_name: str | None = None, process_type: str | None = None
+    ) -> None:
+        """Restart one dyno, one process type or all, on the current release."""
+        if process_type is not None and process_type not in app.formation:
+            raise ApiError(404, "not_found", "Couldn't find that formation.")
+        runtime = self.runtimes.get(app.id)
+        current = app.current_release
+        if runtime is None or current is None:
+            return
+        ref = ReleaseRef(current.id, current.version)
+        await runtime.restart(release=ref, env=current.config, dyno_name=dyno_name, process_type=process_type)
+        self.log_api(
+            app, f"Restart {dyno_name or process_type or 'all dynos'} by user {self.platform.account.email}"
+        )
+
+    def update_settings(self, app: App, changes: dict[str, Any]) -> RuntimeSettings:
+        """Change runtime timings of one app at runtime (fault injection); unknown names are 422."""
+        runtime = self.runtime(app)
+        known = {f.name for f in dataclasses.fields(RuntimeSettings)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ApiError(
+                422,
+                "invalid_params",
+                f"Unknown runtime settings: {', '.join(unknown)}. Known: {', '.join(sorted(known))}.",
+            )
+        try:
+            runtime.settings = dataclasses.replace(runtime.settings, **changes)
+        except TypeError as exc:
+            raise ApiError(422, "invalid_params", str(exc)) from None
+        return runtime.settings
+
+    # -- runtimes -----------------------------------------------------------
+
+    async def _ensure_runtime(self, app: App, slug: Slug) -> None:
+        if slug.source_dir is None:
+            return
+        runtime = self.runtimes.get(app.id)
+        if runtime is None:
+            await self._start_runtime(app, Path(slug.source_dir))
+        elif runtime.app_dir.resolve() != Path(slug.source_dir).resolve():
+            raise ApiError(
+                422,
+                "invalid_params",
+                "This emulator app already runs code from another directory; "
+                "release slugs built from the same directory, or create a new app.",
+            )
+
+    async def _start_runtime(self, app: App, app_dir: Path) -> AppRuntime:
+        runtime = AppRuntime(
+            app_id=app.id,
+            app_name=app.name,
+            app_dir=app_dir,
+            logs=self.log_buffer(app),
+            settings=self.settings,
+        )
+        self.runtimes[app.id] = runtime
+        await runtime.start(host=self.host, router_port=0)
+        runtime.maintenance = app.maintenance
+        app.web_url = runtime.web_url
+        return runtime
+
+    async def close(self) -> None:
+        """Stop every app's dynos (SIGTERM, then SIGKILL after the grace) and routers."""
+        for app_id in list(self.runtimes):
+            runtime = self.runtimes.pop(app_id)
+            await runtime.close()
