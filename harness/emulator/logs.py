@@ -44,7 +44,10 @@ class _Entry:
 
 
 class LogSubscription:
-    """An async iterator of new lines matching a filter; ends after `aclose()` (or when dropped)."""
+    """An async iterator of new lines matching a filter; ends after `aclose()`.
+
+    The buffer holds subscriptions weakly, so one its reader drops stops being fed.
+    """
 
     def __init__(self, source: str | None, dyno: str | None) -> None:
         self.source = source
@@ -70,9 +73,8 @@ class LogSubscription:
         return self._queue.popleft()
 
     async def aclose(self) -> None:
-        """Stop the iteration; lines already queued are discarded."""
+        """Take no more lines; the iteration ends once the lines already queued are read."""
         self._closed = True
-        self._queue.clear()
         self._ready.set()
 
 
