@@ -266,6 +266,9 @@ class LoadGenerator(_Model):
     master_bind_host: str = "127.0.0.1"
     master_bind_port: int = Field(default=5557, ge=0, le=65535)
     request_timeout_s: float = Field(default=35.0, gt=0)  # a little above the router's 30 s H12
+    worker_join_timeout_s: float = Field(default=60.0, gt=0)  # how long to wait for workers to join
+    pacing: Literal["uniform", "poisson"] = "uniform"  # arrival-rate mode: spacing of start slots
+    max_users: int = Field(default=2000, ge=1)  # arrival-rate mode: cap on the users that take the slots
 
 
 class Config(_Model):

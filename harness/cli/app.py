@@ -80,5 +80,10 @@ def _register() -> None:
     for command in (scale_command, restore_command, status_command):
         cli.add_command(command)
 
+    from harness.cli.load import load_command, validate_command, worker_command
+
+    for command in (validate_command, load_command, worker_command):
+        cli.add_command(command)
+
 
 _register()

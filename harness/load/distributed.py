@@ -1,0 +1,189 @@
+"""Master side of distributed runs: local worker processes, joining, rate and flush messages.
+
+Workers are separate processes (locust#1824): `workers: N` starts N local
+`harness worker` processes (by PID, reaped with a timeout); `expect_workers: N`
+waits for remote ones (`harness worker --master-host ...`, or plain
+`locust --worker` in users mode). Two custom messages keep results exact and
+the same shape as a local run:
+
+- `harness_rate` tells each worker its share R / n of an arrival rate (its pacer);
+- `harness_flush` makes every worker send its stats report *now* and answer
+  `harness_flushed`; messages from one worker arrive in order, so once every
+  worker has answered, the master's counters hold all requests completed up to
+  the flush and a step's edges are exact instead of lagging by Locust's 3 s
+  report interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust.runners import MasterRunner, WorkerNode
+
+from harness.errors import LoadError
+from harness.load.pacing import PacingMode
+
+__all__ = ["FLUSHED_MESSAGE", "FLUSH_MESSAGE", "RATE_MESSAGE", "LocalWorkers", "MasterControl"]
+
+logger = logging.getLogger(__name__)
+
+RATE_MESSAGE = "harness_rate"
+FLUSH_MESSAGE = "harness_flush"
+FLUSHED_MESSAGE = "harness_flushed"
+FLUSH_TIMEOUT_S = 5.0
+WORKER_EXIT_TIMEOUT_S = 15.0
+LOG_TAIL_CHARS = 1500
+
+
+class MasterControl:
+    """Custom-message control of a MasterRunner's workers: join, rate, flush."""
+
+    def __init__(self, runner: MasterRunner) -> None:
+        self.runner = runner
+        self._acks: dict[str, int] = {}
+        self._seq = 0
+        runner.register_message(FLUSHED_MESSAGE, self._on_flushed)
+
+    def clients(self) -> list[WorkerNode]:
+        """Workers currently connected (ready, spawning or running)."""
+        c = self.runner.clients
+        return [*c.ready, *c.spawning, *c.running]
+
+    def wait_for_workers(self, count: int, *, timeout_s: float) -> None:
+        """Block until `count` workers are connected, or raise LoadError at the deadline."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.clients()) < count:
+            if time.monotonic() > deadline:
+                raise LoadError(
+                    f"only {len(self.clients())} of {count} Locust workers joined within {timeout_s:g} s. "
+                    "Start them with `harness worker --master-host HOST --master-port PORT -f LOCUSTFILE` "
+                    "(or `locust --worker` in users mode) and check that the port is reachable."
+                )
+            gevent.sleep(0.2)
+
+    def set_rate(self, rate: float | None) -> None:
+        """Give each worker its share of an arrival rate (None: pacing off, users keep their wait_time)."""
+        workers = max(1, len(self.clients()))
+        share = None if rate is None else rate / workers
+        self.runner.send_message(RATE_MESSAGE, {"rate": share})
+
+    def flush(self) -> None:
+        """Ask every worker for its stats now and wait for all answers (at most FLUSH_TIMEOUT_S)."""
+        self._seq += 1
+        seq = self._seq
+        waiting = [c.id for c in self.clients()]
+        if not waiting:
+            return
+        self.runner.send_message(FLUSH_MESSAGE, {"seq": seq})
+        deadline = time.monotonic() + FLUSH_TIMEOUT_S
+        while any(self._acks.get(worker, 0) < seq for worker in waiting):
+            if time.monotonic() > deadline:
+                logger.warning("not every worker answered a stats flush; the step's edges may lag by ~3 s")
+                return
+            gevent.sleep(0.01)
+
+    def _on_flushed(self, environment: Any, msg: Any, **_: Any) -> None:
+        self._acks[msg.node_id] = int(msg.data["seq"])
+
+    def close(self) -> None:
+        """Forget the listener (the runner is per session, so nothing else lingers)."""
+        self.runner.custom_messages.pop(FLUSHED_MESSAGE, None)
+
+
+class LocalWorkers:
+    """N `harness worker --once` processes on this machine, started and reaped by PID."""
+
+    def __init__(
+        self,
+        *,
+        count: int,
+        locustfile: Path,
+        master_port: int,
+        pacing: PacingMode,
+        request_timeout_s: float,
+        user_weights: dict[str, int] | None = None,
+    ) -> None:
+        self.count = count
+        self.locustfile = locustfile
+        self.master_port = master_port
+        self.pacing = pacing
+        self.request_timeout_s = request_timeout_s
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self._logdir = tempfile.TemporaryDirectory(prefix="harness-workers-")
+
+    def command(self) -> list[str]:
+        """The worker command line (the same `harness worker` a user runs on another machine)."""
+        return [
+            sys.executable,
+            "-m",
+            "harness",
+            "worker",
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            str(self.master_port),
+            "--locustfile",
+            str(self.locustfile),
+            "--pacing",
+            str(self.pacing),
+            "--request-timeout",
+            f"{self.request_timeout_s:g}",
+            "--once",
+        ]
+
+    def start(self) -> None:
+        """Start the processes; their output goes to log files shown if one fails."""
+        for index in range(self.count):
+            log = open(Path(self._logdir.name) / f"worker-{index}.log", "wb")  # noqa: SIM115 - closed in stop()
+            try:
+                process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+            finally:
+                log.close()
+            self.processes.append(process)
+        gevent.sleep(0)
+        self.check_alive()
+
+    def check_alive(self) -> None:
+        """LoadError with the worker's output if one has already exited with an error."""
+        for index, process in enumerate(self.processes):
+            code = process.poll()
+            if code not in (None, 0):
+                raise LoadError(
+                    f"local Locust worker {index} exited with code {code}:\n{self.log_tail(index)}"
+                )
+
+    def log_tail(self, index: int) -> str:
+        """The end of a worker's output."""
+        path = Path(self._logdir.name) / f"worker-{index}.log"
+        try:
+            return path.read_text(errors="replace")[-LOG_TAIL_CHARS:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """Wait for each worker to exit (the master's quit tells them), then terminate, then kill."""
+        deadline = time.monotonic() + WORKER_EXIT_TIMEOUT_S
+        for process in self.processes:
+            _reap(process, max(0.1, deadline - time.monotonic()))
+        self.processes.clear()
+        self._logdir.cleanup()
+
+
+def _reap(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    while process.poll() is None and timeout_s > 0:
+        gevent.sleep(0.1)
+        timeout_s -= 0.1
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)

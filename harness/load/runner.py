@@ -1,0 +1,466 @@
+"""Run Locust in-process and measure steps: one session per scenario, one step driver for every plan.
+
+`LoadSession` owns one Locust `Environment` (a fresh `Events()`, parsed options
+from Locust's own parser with `--headless` and no config files, see
+LOCUST-NOTES) and its runner: a `LocalRunner`, or a `MasterRunner` with local
+`harness worker` processes and/or remote workers. `run_steps(session, plan)`
+drives any plan generator (the breaking-point search, or the load/spike/soak
+plans in `scenarios.py`): it sets each `StepPlan`'s level, waits its ramp,
+measures its hold as a windowed `StepWindow`, sends the window back into the
+generator and returns the generator's result. Abort conditions are checked
+every second while it waits.
+
+Time comes from an injectable `Clock` so that the waiting logic has one seam.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import gevent
+import psutil
+from locust import User
+from locust.argument_parser import get_parser
+from locust.env import Environment
+from locust.event import Events
+from locust.runners import CPU_WARNING_THRESHOLD, Runner
+from locust.stats import calculate_response_time_percentile, diff_response_time_dicts
+
+from harness.config import AbortCondition
+from harness.errors import LoadError
+from harness.load.distributed import LocalWorkers, MasterControl
+from harness.load.locustfile import with_request_timeout
+from harness.load.pacing import Pacer, PacingMode, paced_user_classes, users_for_rate
+from harness.load.progress import Progress, ProgressState
+from harness.load.stats import RequestSink, StatsSnapshot, TimelineEntry, take_snapshot, window_between
+from harness.measurements import LevelMode, StepPlan, StepWindow
+
+__all__ = [
+    "Clock",
+    "LoadSession",
+    "Measured",
+    "ScenarioAborted",
+    "SessionOptions",
+    "WallClock",
+    "ensure_reachable",
+    "run_steps",
+]
+
+logger = logging.getLogger(__name__)
+
+R = TypeVar("R")
+# How often the driver samples users, CPU and counters, checks abort conditions and redraws progress.
+TICK_S = 1.0
+# Progress figures are taken over this trailing window.
+PROGRESS_WINDOW_S = 5.0
+# Locust warns above this spawn rate per process.
+MAX_SPAWN_RATE_PER_PROCESS = 100.0
+
+
+class Clock(Protocol):
+    """Where the driver gets the time (epoch seconds) and how it waits."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class WallClock:
+    """Real time; sleeping yields to the gevent loop so users keep running."""
+
+    def now(self) -> float:
+        """Epoch seconds."""
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        """Cooperative sleep."""
+        gevent.sleep(seconds)
+
+
+class ScenarioAborted(Exception):
+    """An abort condition tripped: the plan was closed early. Internal to `load/`; never reaches a user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionOptions:
+    """How to generate load for one scenario (from scenarios.yaml's `load_generator` and the scenario)."""
+
+    host: str
+    locustfile: Path  # workers import it themselves
+    user_weights: dict[str, int] = field(default_factory=dict)
+    workers: int = 0  # local `harness worker` processes to start
+    expect_workers: int = 0  # remote workers that must join
+    master_bind_host: str = "127.0.0.1"
+    master_bind_port: int = 0  # 0: a free port
+    worker_join_timeout_s: float = 60.0
+    request_timeout_s: float = 35.0
+    spawn_rate: float = 50.0
+    pacing: PacingMode = PacingMode.UNIFORM
+    max_users: int = 2000
+    abort: AbortCondition | None = None
+    total_s: float | None = None  # planned scenario length, for "time left"
+
+    @property
+    def distributed(self) -> bool:
+        """Whether a master with workers generates the load."""
+        return self.workers + self.expect_workers > 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Measured:
+    """A measured step and the snapshots it came from (to aggregate consecutive windows exactly)."""
+
+    window: StepWindow
+    before: StatsSnapshot
+    after: StatsSnapshot
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Sample:
+    ts: float
+    requests: int
+    failures: int
+    response_times: dict[int, int]
+
+
+class LoadSession:
+    """One scenario's Locust environment and runner; use as a context manager (always quits and reaps)."""
+
+    def __init__(
+        self,
+        user_classes: list[type[User]],
+        options: SessionOptions,
+        *,
+        clock: Clock | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.options = options
+        self.clock = clock or WallClock()
+        self.progress = progress
+        self.pacer = Pacer(mode=options.pacing)
+        classes = with_request_timeout(user_classes, options.request_timeout_s)
+        self.user_classes = paced_user_classes(classes, self.pacer)
+        self.sink = RequestSink(clock=self.clock.now)
+        self.measured: list[Measured] = []
+        self.timeline: list[TimelineEntry] = []
+        self.users_by_second: dict[int, int] = {}
+        self.cpu_warnings: list[str] = []
+        self.abort_reason: str | None = None
+        self.started_ts = 0.0
+        self._samples: deque[_Sample] = deque(maxlen=600)
+        self._cpu_samples: list[tuple[float, float]] = []
+        self._process = psutil.Process()
+        self._env: Environment | None = None
+        self._runner: Runner | None = None
+        self._control: MasterControl | None = None
+        self._workers: LocalWorkers | None = None
+        self._current: StepPlan | None = None
+        self._step_deadline = 0.0
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def __enter__(self) -> LoadSession:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def environment(self) -> Environment:
+        """The Locust environment (after `start`)."""
+        if self._env is None:
+            raise RuntimeError("LoadSession.start() was not called")
+        return self._env
+
+    @property
+    def runner(self) -> Runner:
+        """The Locust runner (after `start`)."""
+        if self._runner is None:
+            raise RuntimeError("LoadSession.start() was not called")
+        return self._runner
+
+    def start(self) -> None:
+        """Create the environment and runner; in distributed mode start local workers and wait for all."""
+        options = get_parser(default_config_files=[]).parse_args(["--headless", "--host", self.options.host])
+        env = Environment(
+            user_classes=self.user_classes,
+            events=Events(),
+            host=self.options.host,
+            parsed_options=options,
+            stop_timeout=0.0,
+        )
+        self._env = env
+        env.events.cpu_warning.add_listener(self._on_cpu_warning)
+        self._process.cpu_percent(None)
+        if self.options.distributed:
+            self._start_master(env)
+        else:
+            self._runner = env.create_local_runner()
+            self.sink.attach(env.events)
+        env.events.init.fire(environment=env, runner=self._runner, web_ui=None)
+        self.started_ts = self.clock.now()
+        self._sample()
+
+    def _start_master(self, env: Environment) -> None:
+        runner = env.create_master_runner(self.options.master_bind_host, self.options.master_bind_port)
+        self._runner = runner
+        self.sink.attach(env.events, master=True)
+        self._control = MasterControl(runner)
+        expected = self.options.workers + self.options.expect_workers
+        if self.options.workers:
+            self._workers = LocalWorkers(
+                count=self.options.workers,
+                locustfile=self.options.locustfile,
+                master_port=runner.server.port,
+                pacing=self.options.pacing,
+                user_weights=self.options.user_weights,
+                request_timeout_s=self.options.request_timeout_s,
+            )
+            self._workers.start()
+        self._control.wait_for_workers(expected, timeout_s=self.options.worker_join_timeout_s)
+
+    def close(self) -> None:
+        """Stop users, quit the runner (workers too), reap local workers, remove listeners."""
+        if self.progress is not None:
+            self.progress.close()
+        runner, env = self._runner, self._env
+        try:
+            if runner is not None:
+                runner.quit()
+        finally:
+            if self._workers is not None:
+                self._workers.stop()
+            self.sink.detach()
+            if env is not None and self._on_cpu_warning in env.events.cpu_warning._handlers:
+                env.events.cpu_warning.remove_listener(self._on_cpu_warning)
+            if self._control is not None:
+                self._control.close()
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def run_step(self, plan: StepPlan) -> StepWindow:
+        """Set the level, wait the ramp, measure the hold (cut short and `aborted` if an abort trips)."""
+        offered = self.set_level(plan)
+        self.timeline.append(TimelineEntry(start_ts=self.clock.now(), plan=plan, offered_rps=offered))
+        self._wait(plan.ramp_s, plan)
+        before = self.snapshot()
+        cpu_from = len(self._cpu_samples)
+        self._wait(plan.hold_s, plan)
+        after = self.snapshot()
+        cpu = [c for _, c in self._cpu_samples[cpu_from:]] or [self._cpu_now()]
+        saturated = max(cpu) > CPU_WARNING_THRESHOLD
+        window = window_between(
+            before,
+            after,
+            plan=plan,
+            users=self.runner.user_count,
+            offered_rps=offered,
+            cpu_percent=max(cpu),
+            saturated=saturated,
+            aborted=self.abort_reason is not None,
+        )
+        if saturated:
+            self.cpu_warnings.append(
+                f"step {plan.index} ({plan.label or plan.kind}): load generator CPU at {max(cpu):.0f} %; "
+                "its figures may understate the app (add workers)"
+            )
+        self.measured.append(Measured(window=window, before=before, after=after))
+        return window
+
+    def set_level(self, plan: StepPlan) -> float | None:
+        """Apply a step's level now; returns the offered rate (arrival-rate mode) or None."""
+        self._current = plan
+        if plan.mode is LevelMode.ARRIVAL_RATE:
+            users = users_for_rate(plan.level, cap=self.options.max_users)
+            self._set_rate(plan.level)
+            self._start_users(users, ramp_s=plan.ramp_s, fast=True)
+            return plan.level
+        self._start_users(round(plan.level), ramp_s=plan.ramp_s, fast=False)
+        return None
+
+    def _set_rate(self, rate: float) -> None:
+        if self._control is None:
+            self.pacer.set_rate(rate)
+        else:
+            self._control.set_rate(rate)
+
+    def _start_users(self, users: int, *, ramp_s: float, fast: bool) -> None:
+        processes = max(1, self.options.workers + self.options.expect_workers)
+        spawn_rate = self.options.spawn_rate
+        if fast:  # arrival-rate mode: the pacer sets the rate, users only need to be there
+            spawn_rate = max(spawn_rate, users / max(ramp_s, 1.0))
+        spawn_rate = min(spawn_rate, MAX_SPAWN_RATE_PER_PROCESS * processes)
+        if users == self.runner.target_user_count and self.runner.state != "ready":
+            return
+        self.runner.start(max(users, 0), spawn_rate=spawn_rate)
+
+    def snapshot(self) -> StatsSnapshot:
+        """Counters now; on a master, first pull every worker's latest figures (exact step edges)."""
+        if self._control is not None:
+            self._control.flush()
+        return take_snapshot(self.environment.stats, self.sink, self.clock.now())
+
+    def window_over(self, first: Measured, last: Measured, plan: StepPlan) -> StepWindow:
+        """One window from `first`'s start to `last`'s end (e.g. a whole hold made of several windows)."""
+        between = self.measured[self.measured.index(first) : self.measured.index(last) + 1]
+        cpu = [m.window.generator_cpu_percent or 0.0 for m in between]
+        return window_between(
+            first.before,
+            last.after,
+            plan=plan,
+            users=last.window.users,
+            offered_rps=last.window.offered_rps,
+            cpu_percent=max(cpu) if cpu else None,
+            saturated=any(m.window.generator_saturated for m in between),
+            aborted=any(m.window.aborted for m in between),
+        )
+
+    # -- waiting, sampling, abort, progress ---------------------------------------------------
+
+    def _wait(self, seconds: float, plan: StepPlan) -> None:
+        deadline = self.clock.now() + seconds
+        self._step_deadline = deadline
+        while self.abort_reason is None:
+            remaining = deadline - self.clock.now()
+            if remaining <= 0:
+                return
+            self.clock.sleep(min(TICK_S, remaining))
+            self._sample()
+            self._check_abort()
+            self._draw(plan)
+
+    def _sample(self) -> None:
+        now = self.clock.now()
+        total = self.environment.stats.total
+        self._samples.append(
+            _Sample(
+                ts=now,
+                requests=total.num_requests,
+                failures=total.num_failures,
+                response_times=dict(total.response_times),
+            )
+        )
+        self.users_by_second[int(now)] = self.runner.user_count
+        self._cpu_samples.append((now, self._cpu_now()))
+
+    def _cpu_now(self) -> float:
+        """Load-generator CPU %: this process, or the busiest worker."""
+        if self._control is None:
+            return float(self._process.cpu_percent(None))
+        reported = [float(c.cpu_usage) for c in self._control.clients()]
+        return max([*reported, *self.sink.worker_cpu.values(), 0.0])
+
+    def _trailing(self, seconds: float) -> tuple[_Sample, _Sample] | None:
+        """The oldest sample at least `seconds` old and the newest (None until the run is that long)."""
+        if len(self._samples) < 2:
+            return None
+        newest = self._samples[-1]
+        older = [s for s in self._samples if newest.ts - s.ts >= seconds - 0.5 * TICK_S]
+        return (older[-1], newest) if older else None
+
+    def _check_abort(self) -> None:
+        abort = self.options.abort
+        span = self._trailing(abort.for_s) if abort else None
+        if abort is None or span is None:
+            return
+        old, new = span
+        requests = new.requests - old.requests
+        ratio = (new.failures - old.failures) / requests if requests else 0.0
+        if requests and ratio > abort.error_ratio:
+            self.abort_reason = (
+                f"error ratio {ratio:.1%} over the last {abort.for_s:g} s exceeded the abort limit "
+                f"{abort.error_ratio:.1%}"
+            )
+            self.runner.stop()
+
+    def _draw(self, plan: StepPlan) -> None:
+        if self.progress is None:
+            return
+        span = self._trailing(PROGRESS_WINDOW_S) or (
+            (self._samples[0], self._samples[-1]) if self._samples else None
+        )
+        rps = p95 = ratio = None
+        if span is not None and span[1].ts > span[0].ts:
+            old, new = span
+            requests = new.requests - old.requests
+            rps = requests / (new.ts - old.ts)
+            ratio = (new.failures - old.failures) / requests if requests else 0.0
+            diff = diff_response_time_dicts(new.response_times, old.response_times)
+            timed = sum(diff.values())
+            p95 = float(calculate_response_time_percentile(diff, timed, 0.95)) if timed else None
+        now = self.clock.now()
+        left = (
+            self.started_ts + self.options.total_s - now
+            if self.options.total_s is not None
+            else self._step_deadline - now
+        )
+        state = ProgressState(
+            phase=plan.label or str(plan.kind),
+            users=self.runner.user_count,
+            rps=rps,
+            p95_ms=p95,
+            error_ratio=ratio,
+            time_left_s=max(0.0, left),
+        )
+        self.progress.update(state)
+
+    def _on_cpu_warning(self, environment: Environment, cpu_usage: float, **_: Any) -> None:
+        self.cpu_warnings.append(f"load generator CPU at {cpu_usage:.0f} % (Locust's cpu_warning)")
+
+    def timeseries(self, scenario: str) -> list[Any]:
+        """The per-second series of the whole session (TOTAL and each endpoint)."""
+        end = self.clock.now()
+        return self.sink.timeseries(
+            scenario=scenario,
+            start_ts=self.started_ts,
+            end_ts=end,
+            timeline=self.timeline,
+            users_by_second=self.users_by_second,
+        )
+
+
+def run_steps(session: LoadSession, plan: Generator[StepPlan, StepWindow, R]) -> R:
+    """Drive `plan`: measure each StepPlan it yields, send the StepWindow back, return its result.
+
+    The window in which an abort condition tripped is sent too (`aborted=True`), so a plan
+    can end with a result of its own; if it asks for another step instead, the plan is
+    closed and ScenarioAborted raised.
+    """
+    try:
+        step = next(plan)
+        while True:
+            window = session.run_step(step)
+            step = plan.send(window)
+            if window.aborted:
+                plan.close()
+                raise ScenarioAborted(session.abort_reason or "an abort condition tripped")
+    except StopIteration as stop:
+        result: R = stop.value
+        return result
+
+
+def ensure_reachable(host: str, timeout_s: float = 5.0) -> None:
+    """A LoadError up front when nothing listens at `host` (instead of a run of 100 % failures)."""
+    parts = urlsplit(host)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "localhost", port), timeout=timeout_s):
+            return
+    except OSError as exc:
+        raise LoadError(
+            f"cannot connect to {parts.scheme}://{parts.hostname}:{port} ({exc.strerror or exc}). "
+            "Check --host (or that the emulator/app is running) and retry."
+        ) from None

@@ -1,0 +1,384 @@
+"""Windowed statistics: what happened between two instants, never since the start.
+
+Locust's live figures are cumulative (`fail_ratio`) or a lagging ~10 s window
+(`current_rps`), see LOCUST-NOTES. A step is measured instead from two
+`StatsSnapshot`s of the counters and response-time histograms, at the step's
+start and end: requests/s is Δrequests/Δt, the error ratio Δfailures/Δrequests,
+and percentiles come from `diff_response_time_dicts` of the histograms
+(Locust's buckets: 2 significant digits, in ms).
+
+`RequestSink` listens to the `request` event and keeps what Locust's stats do
+not: failures by kind and status, and per-second aggregates per endpoint for
+the time series. On a worker it ships them to the master inside Locust's own
+stats report (`report_to_master` / `worker_report`), so a master holds the same
+data as a local run and results have one shape either way.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+from locust.event import Events
+from locust.stats import (
+    RequestStats,
+    StatsEntry,
+    bucket_response_time,
+    calculate_response_time_percentile,
+    diff_response_time_dicts,
+)
+
+from harness.measurements import (
+    TOTAL,
+    EndpointWindow,
+    ErrorCount,
+    Percentiles,
+    StepPlan,
+    StepWindow,
+    TimeseriesPoint,
+)
+
+__all__ = [
+    "EntryCounters",
+    "RequestSink",
+    "StatsSnapshot",
+    "TimelineEntry",
+    "endpoint_window",
+    "error_counts_between",
+    "take_snapshot",
+    "window_between",
+]
+
+# Key of a failure kind: (method, name, kind, status).
+ErrorKey = tuple[str, str, str, int | None]
+# The key under which a worker's report carries the sink's data to the master.
+REPORT_KEY = "harness"
+EXAMPLE_CHARS = 200
+
+
+@dataclass(frozen=True, kw_only=True)
+class EntryCounters:
+    """Cumulative counters of one Locust StatsEntry at one instant (response times in ms)."""
+
+    method: str
+    name: str
+    requests: int = 0
+    failures: int = 0
+    none_requests: int = 0
+    total_response_time_ms: float = 0.0
+    response_times: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatsSnapshot:
+    """Everything a window needs from one instant: Locust's counters plus the sink's failure kinds."""
+
+    ts: float
+    total: EntryCounters
+    entries: dict[tuple[str, str], EntryCounters]
+    errors: dict[ErrorKey, int]
+    error_examples: dict[ErrorKey, str]
+
+
+def _counters(entry: StatsEntry, *, method: str | None = None) -> EntryCounters:
+    return EntryCounters(
+        method=entry.method if method is None else method,
+        name=entry.name,
+        requests=entry.num_requests,
+        failures=entry.num_failures,
+        none_requests=entry.num_none_requests,
+        total_response_time_ms=float(entry.total_response_time),
+        response_times=dict(entry.response_times),
+    )
+
+
+def take_snapshot(stats: RequestStats, sink: RequestSink, ts: float) -> StatsSnapshot:
+    """Copy the counters now (cheap: histograms hold at most a few hundred buckets)."""
+    entries = {(e.method, e.name): _counters(e) for e in list(stats.entries.values())}
+    return StatsSnapshot(
+        ts=ts,
+        total=_counters(stats.total, method=""),
+        entries=entries,
+        errors=dict(sink.error_counts),
+        error_examples=dict(sink.error_examples),
+    )
+
+
+def endpoint_window(after: EntryCounters, before: EntryCounters | None, duration_s: float) -> EndpointWindow:
+    """One endpoint over a window: the difference of its counters and histograms."""
+    before = before or EntryCounters(method=after.method, name=after.name)
+    requests = after.requests - before.requests
+    failures = after.failures - before.failures
+    timed = requests - (after.none_requests - before.none_requests)
+    histogram = diff_response_time_dicts(after.response_times, before.response_times)
+    per_s = 1.0 / duration_s if duration_s > 0 else 0.0
+    return EndpointWindow(
+        method=after.method,
+        name=after.name,
+        requests=requests,
+        failures=failures,
+        rps=requests * per_s,
+        failures_per_s=failures * per_s,
+        error_ratio=failures / requests if requests else 0.0,
+        latency=_percentiles(histogram, timed, after.total_response_time_ms - before.total_response_time_ms),
+    )
+
+
+def _percentiles(histogram: dict[int, int], timed: int, total_ms: float) -> Percentiles:
+    if timed <= 0 or not histogram:
+        return Percentiles()
+
+    def at(p: float) -> float:
+        return float(calculate_response_time_percentile(histogram, timed, p))
+
+    return Percentiles(
+        p50_ms=at(0.50),
+        p90_ms=at(0.90),
+        p95_ms=at(0.95),
+        p99_ms=at(0.99),
+        max_ms=float(max(histogram)),
+        avg_ms=total_ms / timed,
+    )
+
+
+def window_between(
+    before: StatsSnapshot,
+    after: StatsSnapshot,
+    *,
+    plan: StepPlan,
+    users: int,
+    offered_rps: float | None,
+    cpu_percent: float | None = None,
+    saturated: bool = False,
+    aborted: bool = False,
+) -> StepWindow:
+    """The `StepWindow` of `plan` measured between two snapshots."""
+    duration = after.ts - before.ts
+    endpoints = [
+        endpoint_window(counters, before.entries.get(key), duration)
+        for key, counters in sorted(after.entries.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    ]
+    return StepWindow(
+        plan=plan,
+        start_ts=before.ts,
+        end_ts=after.ts,
+        users=users,
+        offered_rps=offered_rps,
+        total=endpoint_window(after.total, before.total, duration).model_copy(update={"name": TOTAL}),
+        endpoints=[e for e in endpoints if e.requests > 0],
+        errors=error_counts_between(before, after),
+        generator_cpu_percent=cpu_percent,
+        generator_saturated=saturated,
+        aborted=aborted,
+    )
+
+
+def error_counts_between(before: StatsSnapshot, after: StatsSnapshot) -> list[ErrorCount]:
+    """Failures by endpoint, kind and status in the window, most frequent first."""
+    counts = []
+    for key, total in after.errors.items():
+        count = total - before.errors.get(key, 0)
+        if count > 0:
+            method, name, kind, status = key
+            example = after.error_examples.get(key, "")
+            counts.append(
+                ErrorCount(method=method, name=name, kind=kind, status=status, count=count, example=example)
+            )
+    return sorted(counts, key=lambda e: (-e.count, e.name, e.kind))
+
+
+@dataclass
+class _Second:
+    """One endpoint during one second: completed requests, failures, response-time histogram (ms)."""
+
+    requests: int = 0
+    failures: int = 0
+    response_times: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, other: _Second) -> None:
+        self.requests += other.requests
+        self.failures += other.failures
+        for bucket, count in other.response_times.items():
+            self.response_times[bucket] += count
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimelineEntry:
+    """From `start_ts` on, the run was in this step (for labelling the per-second series)."""
+
+    start_ts: float
+    plan: StepPlan
+    offered_rps: float | None
+
+
+class RequestSink:
+    """Per-request listener: failure kinds and per-second aggregates, local or merged from workers."""
+
+    def __init__(self, *, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.error_counts: dict[ErrorKey, int] = defaultdict(int)
+        self.error_examples: dict[ErrorKey, str] = {}
+        self.seconds: dict[int, dict[tuple[str, str], _Second]] = defaultdict(lambda: defaultdict(_Second))
+        self.worker_cpu: dict[str, float] = {}  # worker id -> CPU % over its last report interval
+        self._pending: dict[int, dict[tuple[str, str], _Second]] = defaultdict(lambda: defaultdict(_Second))
+        self._pending_errors: dict[ErrorKey, int] = defaultdict(int)
+        self._process = psutil.Process()
+        self._process.cpu_percent(None)
+        self._events: Events | None = None
+        self._forward = False
+
+    # -- listening --------------------------------------------------------------------------
+
+    def attach(self, events: Events, *, worker: bool = False, master: bool = False) -> None:
+        """Listen on `events`; a worker forwards its data in each stats report, a master merges it."""
+        self._events = events
+        self._forward = worker
+        events.request.add_listener(self.on_request)
+        if worker:
+            events.report_to_master.add_listener(self._on_report_to_master)
+        if master:
+            events.worker_report.add_listener(self._on_worker_report)
+
+    def detach(self) -> None:
+        """Remove every listener this sink added (no pile-up across scenarios)."""
+        if self._events is None:
+            return
+        for hook, listener in (
+            (self._events.request, self.on_request),
+            (self._events.report_to_master, self._on_report_to_master),
+            (self._events.worker_report, self._on_worker_report),
+        ):
+            if listener in hook._handlers:
+                hook.remove_listener(listener)
+        self._events = None
+
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        response: Any = None,
+        exception: BaseException | None = None,
+        **_: Any,
+    ) -> None:
+        """Count one completed request in the current second (the `request` event's signature)."""
+        second = int(self._clock())
+        target = self._pending if self._forward else self.seconds
+        bucket = target[second][(request_type, name)]
+        bucket.requests += 1
+        if response_time is not None:
+            bucket.response_times[bucket_response_time(response_time)] += 1
+        if exception is not None:
+            bucket.failures += 1
+            key = _error_key(request_type, name, response, exception)
+            self.error_counts[key] += 1
+            if self._forward:
+                self._pending_errors[key] += 1
+            self.error_examples.setdefault(key, str(exception)[:EXAMPLE_CHARS])
+
+    # -- distributed ------------------------------------------------------------------------
+
+    def drain(self) -> dict[str, Any]:
+        """The data gathered since the last drain, as msgpack-friendly lists (sent by a worker)."""
+        seconds = [
+            [second, method, name, b.requests, b.failures, dict(b.response_times)]
+            for second, per_endpoint in self._pending.items()
+            for (method, name), b in per_endpoint.items()
+        ]
+        errors = [
+            [*key, count, self.error_examples.get(key, "")] for key, count in self._pending_errors.items()
+        ]
+        self._pending.clear()
+        self._pending_errors.clear()
+        return {"seconds": seconds, "errors": errors, "cpu": self._process.cpu_percent(None)}
+
+    def merge(self, client_id: str, payload: dict[str, Any]) -> None:
+        """Add a worker's drained data (on the master)."""
+        for second, method, name, requests, failures, response_times in payload.get("seconds", []):
+            incoming = _Second(requests, failures, {int(k): int(v) for k, v in response_times.items()})
+            self.seconds[int(second)][(method, name)].add(incoming)
+        for method, name, kind, status, count, example in payload.get("errors", []):
+            key = (method, name, kind, status)
+            self.error_counts[key] += count
+            self.error_examples.setdefault(key, example)
+        if payload.get("cpu") is not None:
+            self.worker_cpu[client_id] = float(payload["cpu"])
+
+    def _on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        data[REPORT_KEY] = self.drain()
+
+    def _on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        payload = data.get(REPORT_KEY)
+        if payload:
+            self.merge(client_id, payload)
+
+    # -- results ----------------------------------------------------------------------------
+
+    def timeseries(
+        self,
+        *,
+        scenario: str,
+        start_ts: float,
+        end_ts: float,
+        timeline: list[TimelineEntry],
+        users_by_second: dict[int, int],
+    ) -> list[TimeseriesPoint]:
+        """One point per second of [start_ts, end_ts) for TOTAL and each endpoint that had traffic."""
+        points: list[TimeseriesPoint] = []
+        for second in range(int(start_ts), int(end_ts) + 1):
+            per_endpoint = self.seconds.get(second, {})
+            step = _step_at(timeline, second + 0.5)
+            total = _Second()
+            for b in per_endpoint.values():
+                total.add(b)
+            rows: Iterable[tuple[str, str, _Second]] = [
+                ("", TOTAL, total),
+                *((m, n, b) for (m, n), b in sorted(per_endpoint.items(), key=lambda kv: kv[0][::-1])),
+            ]
+            for method, name, b in rows:
+                points.append(_point(scenario, second, step, users_by_second.get(second, 0), method, name, b))
+        return points
+
+
+def _point(
+    scenario: str, second: int, step: TimelineEntry | None, users: int, method: str, name: str, b: _Second
+) -> TimeseriesPoint:
+    timed = sum(b.response_times.values())
+
+    def at(p: float) -> float | None:
+        return float(calculate_response_time_percentile(b.response_times, timed, p)) if timed else None
+
+    return TimeseriesPoint(
+        ts=float(second),
+        scenario=scenario,
+        step=step.plan.index if step else None,
+        kind=step.plan.kind if step else None,
+        method=method,
+        name=name,
+        users=users,
+        offered_rps=step.offered_rps if step else None,
+        rps=float(b.requests),
+        failures_per_s=float(b.failures),
+        p50_ms=at(0.50),
+        p95_ms=at(0.95),
+        p99_ms=at(0.99),
+    )
+
+
+def _step_at(timeline: list[TimelineEntry], ts: float) -> TimelineEntry | None:
+    current = None
+    for entry in timeline:
+        if entry.start_ts <= ts:
+            current = entry
+    return current
+
+
+def _error_key(method: str, name: str, response: Any, exception: BaseException) -> ErrorKey:
+    """'HTTP 503' for an error status, else the exception's class name (e.g. 'ConnectionRefusedError')."""
+    status = getattr(response, "status_code", None)
+    status = int(status) if isinstance(status, int) and status > 0 else None
+    kind = f"HTTP {status}" if status is not None and status >= 400 else type(exception).__name__
+    return (method, name, kind, status)
