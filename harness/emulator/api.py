@@ -228,7 +228,7 @@ async def _charged(request: web.Request, handler: Handler, ctx: ApiContext) -> w
 
 async def _journal(request: web.Request, response: web.StreamResponse, request_id: str) -> None:
     ctx = _ctx(request)
-    raw = await request.read() if request.can_read_body else b""
+    raw = await request.read()  # cached by aiohttp: the handler may have read it already
     try:
         body: Any = json.loads(raw) if raw else None
     except ValueError:

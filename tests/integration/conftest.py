@@ -1,0 +1,37 @@
+"""Shared integration fixtures: one emulator subprocess for the whole session.
+
+`emulator` is a started `EmulatorProcess` (the bundled demo app as
+`harness-demo`, web=1:Standard-1X) with short timeouts so failures show up in
+seconds. It is shared: a test that changes `harness-demo` (formation,
+maintenance, config vars, settings, faults) must put it back in a `finally`,
+or better, work on an app of its own (`forked_app` in
+`test_emulator_api.py` shows how: `POST /apps`, then release the demo slug).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from harness.emulator import EmulatorProcess
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorProcess]:
+    """The session's emulator: API on an ephemeral loopback port, demo app `harness-demo`.
+
+    Timeouts are short but generous enough for 2 shared cores (boots take ~0.3 s locally).
+    """
+    process = EmulatorProcess.start(
+        boot_timeout_s=20.0,
+        router_timeout_s=5.0,
+        metrics_interval_s=1.0,
+        shutdown_grace_s=2.0,
+        crash_cooloff_s=1.0,
+        router_boot_wait_s=5.0,
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
