@@ -178,7 +178,7 @@ class Verdict(_Frozen):
         where = f" {self.endpoint}" if self.endpoint else ""
         shown = "n/a" if self.measured is None else f"{self.measured:g}"
         relation = "≤" if self.passed else ">"
-        if self.criterion == "min_rps":
+        if self.criterion in ("min_rps", "saturation"):  # lower bounds
             relation = "≥" if self.passed else "<"
         return (
             f"{self.criterion}{where} {shown} {self.unit} {relation} {self.threshold:g} {self.unit}".strip()

@@ -1,0 +1,525 @@
+"""The adaptive breaking-point search, as a pure generator (issue 5, STYLE §7).
+
+`breaking_point_search(params)` yields the next `StepPlan`, receives the
+measured `StepWindow` through `send()`, and finally returns a `SearchResult`.
+It touches no Locust, clock or socket: `load/shapes.py` drives it against a
+real app, unit tests drive it against simulated systems.
+
+How it searches (levels are users, or offered req/s in arrival-rate mode):
+
+1. **Probe**: from `start_level`, multiply by `growth` until a step breaks
+   (never above `max_level`; good at `max_level` → "not reached").
+2. **Recover**: after the first break, drop to the expected load and hold
+   short windows until the SLOs hold again: that is the recovery time, and it
+   drains the queues the overload left so the next step starts clean. Later
+   breaks get the same (shorter, unreported) cool-down.
+3. **Narrow** the bracket [last good, first broken] until it is narrower than
+   `tolerance`. A saturated step's successful throughput is itself a capacity
+   estimate, so the search tests just below that estimate and then just
+   above it (two steps) instead of blind bisection; without an estimate it
+   bisects geometrically.
+4. **Guard against noise**: one bad window must not decide. A break at the
+   start level, or a final upper bound that the capacity estimate does not
+   explain, is re-tested once; the newest result at a level wins.
+5. **Confirm** the last good level with a longer hold. If that fails, the
+   level counts as broken, and the search re-tests near the boundary with long
+   holds only (at most `confirm_attempts` failures).
+
+An abort condition (`StepWindow.aborted`) stops it at once. A window measured
+while the load generator was saturated is ignored and re-run once; twice means
+the generator cannot produce that level, which ends the search.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.capacity.slo import SloLimits, StepJudgement, judge, success_rps
+from harness.config import Level, StressScenario
+from harness.measurements import (
+    BreakingPoint,
+    LevelMode,
+    Recovery,
+    StepKind,
+    StepPlan,
+    StepRecord,
+    StepWindow,
+)
+
+__all__ = [
+    "SearchParams",
+    "SearchResult",
+    "SearchStatus",
+    "breaking_point_search",
+]
+
+
+class SearchStatus(enum.StrEnum):
+    """How a search ended."""
+
+    FOUND = "found"  # a bracket narrower than the tolerance, its low end confirmed
+    BROKEN_AT_START = "broken_at_start"  # the start level already broke (twice)
+    NOT_REACHED = "not_reached"  # still good at max_level (or the highest level the generator can make)
+    ABORTED = "aborted"  # an abort condition tripped, the app did not recover, or the step budget ran out
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SearchParams(_Frozen):
+    """Everything the search needs; levels in users or req/s (per `mode`), times in seconds."""
+
+    mode: LevelMode
+    start_level: float = Field(gt=0)
+    max_level: float = Field(gt=0)
+    limits: SloLimits
+    growth: float = Field(default=2.0, gt=1)
+    tolerance: float = Field(default=0.05, gt=0, lt=1)  # bracket width, relative to its low end
+    ramp_s: float = Field(default=1.0, ge=0)  # before each probe/bisect/confirm window; not measured
+    step_hold_s: float = Field(default=4.0, gt=0)
+    confirm_hold_s: float = Field(default=8.0, gt=0)
+    confirm_attempts: int = Field(default=3, ge=1)  # failed long holds before giving up on confirming
+    recovery_level: float | None = Field(default=None, gt=0)  # default: start_level
+    recovery_window_s: float | None = Field(default=2.0, gt=0)  # None: no recovery, no cool-downs
+    recovery_limit_s: float = Field(default=30.0, gt=0)
+    max_steps: int = Field(default=60, ge=1)  # every yielded step counts, recovery windows included
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SearchParams:
+        if self.max_level < self.start_level:
+            raise ValueError("max_level must not be below start_level")
+        return self
+
+    @classmethod
+    def from_scenario(cls, scenario: StressScenario, *, expected: Level | None = None) -> SearchParams:
+        """Parameters for a `stress` scenario of scenarios.yaml.
+
+        The minimum-throughput SLO is left out: it is about the expected load
+        (a load scenario's question), and every low probe of a stress search
+        would fail it. Recovery drops to the scenario's recovery level, else
+        `expected` (the config's expected peak), else the start level.
+        """
+        limits = SloLimits.from_slo(scenario.slo, saturation_tolerance=scenario.saturation_tolerance)
+        recovery = scenario.recovery
+        level = recovery.level if recovery is not None and recovery.level is not None else expected
+        same_unit = level is not None and level.mode == scenario.start.mode
+        return cls(
+            mode=scenario.start.mode,
+            start_level=scenario.start.value,
+            max_level=scenario.max.value,
+            limits=limits.model_copy(update={"min_rps": None}),
+            growth=scenario.growth,
+            tolerance=scenario.tolerance,
+            ramp_s=scenario.ramp_s,
+            step_hold_s=scenario.step_hold_s,
+            confirm_hold_s=max(scenario.confirm_hold_s, scenario.step_hold_s),
+            recovery_level=level.value if same_unit and level is not None else None,
+            recovery_window_s=recovery.window_s if recovery is not None else None,
+            recovery_limit_s=recovery.limit_s if recovery is not None else 30.0,
+        )
+
+
+class SearchResult(_Frozen):
+    """What a search found, plus everything it measured on the way (for the report)."""
+
+    breaking_point: BreakingPoint
+    steps: list[StepRecord]
+    recovery: Recovery | None = None  # after the first break; None when none was measured
+    confirmed: bool = False  # the reported level held over a `confirm_hold_s` window
+    capacity_estimate_rps: float | None = None  # pooled successful throughput of saturated steps
+    stop_reason: str | None = None  # why it ended early (abort, no recovery, generator, budget)
+    notes: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Trial:
+    """A judged step of the search proper (probe, bisect, confirm)."""
+
+    level: float
+    window: StepWindow
+    judgement: StepJudgement
+
+    @property
+    def ok(self) -> bool:
+        return self.judgement.ok
+
+    @property
+    def hold_s(self) -> float:
+        return self.window.plan.hold_s
+
+
+class _Stop(Exception):
+    """Ends the search early; carries the status and the reason."""
+
+    def __init__(self, status: SearchStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+Steps = Generator[StepPlan, StepWindow, None]
+
+
+@dataclass
+class _Search:
+    """The search's state; `run()` is the generator."""
+
+    params: SearchParams
+    trials: list[_Trial] = field(default_factory=list)
+    records: list[StepRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    recovery: Recovery | None = None
+    load_time_s: float = 0.0
+    strict: bool = False  # after a failed confirmation: only long holds near the boundary
+    failed_confirms: int = 0
+    retested: set[float] = field(default_factory=set)
+
+    # ----- the flow -------------------------------------------------------------------------
+
+    def run(self) -> Generator[StepPlan, StepWindow, SearchResult]:
+        try:
+            while True:
+                kind, level, hold_s, label = self._decide()
+                trial = yield from self._measure(kind, level, hold_s, label)
+                if not trial.ok:
+                    yield from self._recover(after=trial)
+        except _Stop as stop:
+            return self._result(stop.status, stop.reason)
+
+    def _decide(self) -> tuple[StepKind, float, float, str]:
+        """The next step, or `_Stop` when the search is over."""
+        lo, hi = self._bracket()
+        p = self.params
+        if hi is None:
+            return self._decide_unbroken(lo)
+        if lo is None:
+            if hi.level not in self.retested and hi.hold_s < p.confirm_hold_s:
+                return self._retest(hi, "the start level broke: re-testing once")
+            raise _Stop(SearchStatus.BROKEN_AT_START, "")
+        if not self._converged(lo.level, hi.level):
+            return self._bisect_step(lo.level, hi.level)
+        if self._surprising(hi):
+            return self._retest(hi, "the upper bound is not explained by the capacity estimate")
+        if lo.hold_s >= p.confirm_hold_s:
+            raise _Stop(SearchStatus.FOUND, "")
+        return StepKind.CONFIRM, lo.level, p.confirm_hold_s, "confirm"
+
+    def _decide_unbroken(self, lo: _Trial | None) -> tuple[StepKind, float, float, str]:
+        p = self.params
+        if lo is None:
+            return StepKind.PROBE, self._level(p.start_level), self._hold(), "probe 1"
+        if lo.level >= p.max_level:
+            if lo.hold_s >= p.confirm_hold_s:
+                raise _Stop(SearchStatus.NOT_REACHED, f"still good at max_level {p.max_level:g}")
+            return StepKind.CONFIRM, lo.level, p.confirm_hold_s, "confirm at max"
+        probes = {t.level for t in self.trials if t.window.plan.kind is StepKind.PROBE}
+        level = self._level(lo.level * p.growth)
+        return StepKind.PROBE, level, self._hold(), f"probe {len(probes) + 1}"
+
+    def _retest(self, trial: _Trial, why: str) -> tuple[StepKind, float, float, str]:
+        self.retested.add(trial.level)
+        self.notes.append(f"step {trial.window.plan.index}: {why}")
+        return trial.window.plan.kind, trial.level, trial.hold_s, "re-test"
+
+    def _bisect_step(self, lo: float, hi: float) -> tuple[StepKind, float, float, str]:
+        level = self._next_level(lo, hi)
+        if self.strict:
+            return StepKind.CONFIRM, level, self.params.confirm_hold_s, "re-confirm near the boundary"
+        bisects = {t.level for t in self.trials if t.window.plan.kind is StepKind.BISECT}
+        return StepKind.BISECT, level, self._hold(), f"bisect {len(bisects) + 1}"
+
+    # ----- measuring ------------------------------------------------------------------------
+
+    def _plan(self, kind: StepKind, level: float, hold_s: float, ramp_s: float, label: str) -> StepPlan:
+        if len(self.records) >= self.params.max_steps:
+            raise _Stop(SearchStatus.ABORTED, f"step budget of {self.params.max_steps} steps exhausted")
+        return StepPlan(
+            index=len(self.records),
+            kind=kind,
+            level=level,
+            mode=self.params.mode,
+            ramp_s=ramp_s,
+            hold_s=hold_s,
+            label=label,
+        )
+
+    def _receive(self, plan: StepPlan) -> Generator[StepPlan, StepWindow, StepWindow]:
+        window = yield plan
+        if window.plan.index != plan.index:
+            raise ValueError(f"expected the window of step {plan.index}, got step {window.plan.index}")
+        self.load_time_s += plan.ramp_s + window.duration_s
+        return window
+
+    def _measure(
+        self, kind: StepKind, level: float, hold_s: float, label: str
+    ) -> Generator[StepPlan, StepWindow, _Trial]:
+        """Run one search step; a generator-saturated window is re-run once, then ends the search."""
+        for attempt in range(2):
+            plan = self._plan(kind, level, hold_s, self.params.ramp_s, label)
+            window = yield from self._receive(plan)
+            if window.aborted:
+                self._record(window, None, "abort condition tripped")
+                raise _Stop(SearchStatus.ABORTED, f"abort condition tripped at {self._describe(level)}")
+            if not window.generator_saturated:
+                break
+            cpu = window.generator_cpu_percent
+            self._record(window, None, f"ignored: load generator saturated (CPU {cpu or 0:.0f}%)")
+            if attempt == 1:
+                self._generator_limit(level)
+        judgement = judge(window, self.params.limits, expected_rps=self._expected_rps(level))
+        trial = _Trial(level=level, window=window, judgement=judgement)
+        self.trials.append(trial)
+        self._record(window, judgement, "re-test" if label == "re-test" else "")
+        if kind is StepKind.CONFIRM and not trial.ok:
+            self._confirm_failed(trial)
+        return trial
+
+    def _generator_limit(self, level: float) -> None:
+        lo, hi = self._bracket()
+        reason = (
+            f"the load generator saturated twice at {self._describe(level)}: add Locust workers "
+            "to measure higher levels"
+        )
+        raise _Stop(
+            SearchStatus.NOT_REACHED if hi is None and lo is not None else SearchStatus.ABORTED, reason
+        )
+
+    def _confirm_failed(self, trial: _Trial) -> None:
+        self.failed_confirms += 1
+        self.strict = True
+        self.notes.append(
+            f"step {trial.window.plan.index}: {self._describe(trial.level)} failed a "
+            f"{trial.hold_s:g} s hold; re-testing below it with long holds"
+        )
+        if self.failed_confirms >= self.params.confirm_attempts:
+            raise _Stop(SearchStatus.FOUND, f"{self.failed_confirms} long holds failed; level not confirmed")
+
+    def _record(self, window: StepWindow, judgement: StepJudgement | None, note: str) -> None:
+        first = judgement.first_broken if judgement is not None else None
+        self.records.append(
+            StepRecord(
+                window=window,
+                verdicts=list(judgement.verdicts) if judgement is not None else [],
+                ok=judgement.ok if judgement is not None else False,
+                broken_by=first.criterion if first is not None else None,
+                note=note,
+            )
+        )
+
+    def _recover(self, after: _Trial) -> Steps:
+        """Drop to the recovery level and hold short windows until the SLOs hold again."""
+        p = self.params
+        window_s = p.recovery_window_s
+        if window_s is None:
+            return
+        lo, _ = self._bracket()
+        level = self._level(p.recovery_level or p.start_level)
+        if lo is not None and level > lo.level:
+            level = lo.level
+        if lo is None and level >= after.level:
+            self.notes.append("recovery not measured: the recovery level itself is broken")
+            return
+        headline = self.recovery is None
+        elapsed = 0.0
+        while elapsed < p.recovery_limit_s - 1e-9:
+            hold = min(window_s, p.recovery_limit_s - elapsed)
+            label = "recovery" if headline else "cool-down"
+            window = yield from self._receive(self._plan(StepKind.RECOVERY, level, hold, 0.0, label))
+            if window.aborted:
+                self._record(window, None, "abort condition tripped")
+                raise _Stop(SearchStatus.ABORTED, f"abort condition tripped while recovering at {level:g}")
+            judgement = judge(window, p.limits, expected_rps=self._expected_rps(level))
+            self._record(window, judgement, label)
+            if judgement.ok and self._settled(window):
+                self._recovered(level, True, elapsed, headline)
+                return
+            elapsed += window.duration_s
+        self._recovered(level, False, None, headline)
+        raise _Stop(
+            SearchStatus.ABORTED,
+            f"the app did not recover within {p.recovery_limit_s:g} s at {self._describe(level)} "
+            f"after step {after.window.plan.index}: stopped pushing",
+        )
+
+    def _settled(self, window: StepWindow) -> bool:
+        """Arrival-rate mode: not still draining a backlog (achieved within tolerance of offered)."""
+        tolerance = self.params.limits.saturation_tolerance or self.params.tolerance
+        if window.generator_saturated:
+            return False
+        if self.params.mode is LevelMode.USERS or window.duration_s <= 0:
+            return True
+        offered = window.offered_rps if window.offered_rps is not None else window.plan.level
+        return success_rps(window) <= offered * (1 + tolerance) + 2 / window.duration_s
+
+    def _recovered(self, level: float, ok: bool, time_s: float | None, headline: bool) -> None:
+        if headline:
+            limit = self.params.recovery_limit_s
+            self.recovery = Recovery(level=level, recovered=ok, time_to_recover_s=time_s, limit_s=limit)
+
+    # ----- what the measurements say -------------------------------------------------------
+
+    def _latest(self) -> dict[float, _Trial]:
+        """The newest trial at each level: a re-test overrides the window it re-tests."""
+        latest: dict[float, _Trial] = {}
+        for trial in self.trials:
+            latest[trial.level] = trial
+        return latest
+
+    def _bracket(self) -> tuple[_Trial | None, _Trial | None]:
+        """(last good, first broken): the lowest broken level, and the highest good level below it."""
+        latest = self._latest()
+        broken = [t for t in latest.values() if not t.ok]
+        hi = min(broken, key=lambda t: t.level, default=None)
+        good = [t for t in latest.values() if t.ok and (hi is None or t.level < hi.level)]
+        lo = max(good, key=lambda t: t.level, default=None)
+        return lo, hi
+
+    def _converged(self, lo: float, hi: float) -> bool:
+        if self.params.mode is LevelMode.USERS and hi - lo <= 1:
+            return True
+        return hi <= lo * (1 + self.params.tolerance) + 1e-9
+
+    def _estimate_rps(self, exclude: _Trial | None = None) -> float | None:
+        """Capacity estimate: successful req/s pooled over clearly saturated windows (by duration).
+
+        Only windows short of the expected throughput by twice the saturation
+        tolerance (an overshoot, not a noisy window near the line), only the
+        newest window at each level, and only above the last good level: a
+        window a re-test overturned was noise, not capacity.
+        """
+        lo, _ = self._bracket()
+        floor = lo.level if lo is not None else 0.0
+        saturated = [
+            t
+            for t in self._latest().values()
+            if t is not exclude and t.level > floor and self._clearly_saturated(t)
+        ]
+        seconds = sum(t.window.duration_s for t in saturated)
+        if seconds <= 0:
+            return None
+        return sum(success_rps(t.window) * t.window.duration_s for t in saturated) / seconds
+
+    def _clearly_saturated(self, trial: _Trial) -> bool:
+        expected = trial.judgement.expected_rps
+        tolerance = self.params.limits.saturation_tolerance
+        if not trial.judgement.saturated or expected is None or tolerance is None:
+            return False
+        return success_rps(trial.window) <= expected * (1 - 2 * tolerance)
+
+    def _per_user_rps(self) -> float | None:
+        """Users mode: successful req/s per user while the app keeps up.
+
+        Pooled over the good probes (geometric, mostly well below the break),
+        else over every good step. A fixed reference, not "the last good
+        level": comparing each level with the one before lets a slow decline
+        pass unnoticed step after step.
+        """
+        good = [t for t in self._latest().values() if t.ok]
+        probes = [t for t in good if t.window.plan.kind is StepKind.PROBE] or good
+        user_seconds = sum(t.level * t.window.duration_s for t in probes)
+        if user_seconds <= 0:
+            return None
+        return sum(success_rps(t.window) * t.window.duration_s for t in probes) / user_seconds
+
+    def _expected_rps(self, level: float) -> float | None:
+        """What a step at `level` should achieve if the app keeps up (users mode; None: offered)."""
+        if self.params.mode is LevelMode.ARRIVAL_RATE:
+            return None
+        rate = self._per_user_rps()
+        return level * rate if rate is not None else None
+
+    def _estimate_level(self, exclude: _Trial | None = None) -> float | None:
+        """The level at which the offered load equals the capacity estimate."""
+        estimate = self._estimate_rps(exclude)
+        if estimate is None or self.params.mode is LevelMode.ARRIVAL_RATE:
+            return estimate
+        rate = self._per_user_rps()
+        return estimate / rate if rate else None
+
+    def _surprising(self, hi: _Trial) -> bool:
+        """Should the final upper bound be re-tested before it decides the answer?"""
+        if hi.level in self.retested or hi.hold_s >= self.params.confirm_hold_s:
+            return False
+        estimate = self._estimate_level(exclude=hi)
+        margin = 1 + (self.params.limits.saturation_tolerance or self.params.tolerance)
+        return estimate is None or hi.level < estimate * margin
+
+    def _next_level(self, lo: float, hi: float) -> float:
+        """Inside (lo, hi): guided by the capacity estimate when there is one, else the geometric middle."""
+        t = self.params.tolerance
+        candidates: list[float] = []
+        estimate = self._estimate_level()
+        if estimate is not None:
+            candidates.append(estimate * (1 - t / 2))  # expected good, close to the answer
+            if estimate * (1 - t) <= lo <= estimate * (1 + 2 * t):
+                candidates.append(lo * (1 + 0.9 * t))  # expected broken: closes the bracket
+        if self.strict:  # a long hold failed at hi: the answer is just below it
+            candidates.append(hi / (1 + 0.9 * t))
+        candidates.append(math.sqrt(lo * hi))
+        for candidate in candidates:
+            level = self._level(candidate)
+            if lo * (1 + t / 4) < level < hi:
+                return level
+        middle = self._level(math.sqrt(lo * hi))
+        if lo < middle < hi:
+            return middle
+        return lo + 1  # users mode, a gap of a few users: the next whole user
+
+    # ----- units ----------------------------------------------------------------------------
+
+    def _level(self, value: float) -> float:
+        """Clamp to [.., max_level] and round: whole users, or req/s to 0.01."""
+        value = min(value, self.params.max_level)
+        if self.params.mode is LevelMode.USERS:
+            return float(max(1, round(value)))
+        return max(0.01, round(value, 2))
+
+    def _hold(self) -> float:
+        return self.params.confirm_hold_s if self.strict else self.params.step_hold_s
+
+    def _describe(self, level: float) -> str:
+        unit = "users" if self.params.mode is LevelMode.USERS else "req/s"
+        return f"{level:g} {unit}"
+
+    # ----- the answer -----------------------------------------------------------------------
+
+    def _result(self, status: SearchStatus, reason: str) -> SearchResult:
+        lo, hi = self._bracket()
+        first = hi.judgement.first_broken if hi is not None else None
+        if status is SearchStatus.FOUND and lo is None:
+            status = SearchStatus.BROKEN_AT_START
+        if status is SearchStatus.BROKEN_AT_START:
+            lo = None
+        breaking_point = BreakingPoint(
+            status=status.value,
+            mode=self.params.mode,
+            level=lo.level if lo is not None else None,
+            sustainable_rps=round(success_rps(lo.window), 3) if lo is not None else None,
+            bracket_low=lo.level if lo is not None else None,
+            bracket_high=hi.level if hi is not None else None,
+            criterion=first.criterion if first is not None else None,
+            criterion_detail=first,
+            load_time_s=round(self.load_time_s, 3),
+            tolerance=self.params.tolerance,
+        )
+        estimate = self._estimate_rps()
+        return SearchResult(
+            breaking_point=breaking_point,
+            steps=list(self.records),
+            recovery=self.recovery,
+            confirmed=lo is not None and lo.ok and lo.hold_s >= self.params.confirm_hold_s,
+            capacity_estimate_rps=round(estimate, 3) if estimate is not None else None,
+            stop_reason=reason or None,
+            notes=list(self.notes),
+        )
+
+
+def breaking_point_search(params: SearchParams) -> Generator[StepPlan, StepWindow, SearchResult]:
+    """Yield steps, receive their windows, return where the app breaks (see the module docstring)."""
+    return (yield from _Search(params).run())

@@ -1,0 +1,255 @@
+"""The breaking-point search against simulated systems with a known capacity (tests/unit/simulated.py)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from harness.capacity.search import SearchParams, SearchResult, SearchStatus, breaking_point_search
+from harness.capacity.slo import SloLimits
+from harness.config import Level, Slo, StressScenario
+from harness.measurements import LevelMode, StepKind
+from tests.unit.simulated import SimulatedApp, run_search
+
+# Capacity-bound limits: no latency limit, so the truth is the model's capacity.
+CAPACITY_LIMITS = SloLimits(error_ratio=0.01, saturation_tolerance=0.05)
+
+
+def _params(mode: LevelMode = LevelMode.ARRIVAL_RATE, **overrides: object) -> SearchParams:
+    values: dict[str, object] = {
+        "mode": mode,
+        "start_level": 25.0,
+        "max_level": 10_000.0,
+        "limits": CAPACITY_LIMITS,
+        "ramp_s": 0.5,
+        "step_hold_s": 3.0,
+        "confirm_hold_s": 6.0,
+        "recovery_window_s": 1.0,
+    }
+    values.update(overrides)
+    return SearchParams.model_validate(values)
+
+
+def _search(app: SimulatedApp, params: SearchParams) -> SearchResult:
+    result = run_search(app, breaking_point_search(params))
+    planned = [record.window.plan for record in result.steps]
+    assert [plan.index for plan in planned] == list(range(len(planned)))
+    assert all(plan.level <= params.max_level for plan in planned)
+    return result
+
+
+def _random_app(seed: int, **noise: object) -> SimulatedApp:
+    rng = random.Random(seed)
+    return SimulatedApp(slots=rng.choice([2, 4, 8]), service_ms=rng.uniform(15, 60), seed=seed, **noise)  # type: ignore[arg-type]
+
+
+def _relative_error(result: SearchResult, truth: float) -> float:
+    found = result.breaking_point.sustainable_rps
+    assert found is not None
+    return found / truth - 1
+
+
+@pytest.mark.parametrize("mode", [LevelMode.ARRIVAL_RATE, LevelMode.USERS])
+def test_monotonic_system_capacity_found_within_tolerance_over_many_seeds(mode: LevelMode) -> None:
+    for seed in range(40):
+        app = _random_app(seed, rps_noise=0.01, latency_noise=0.1)
+        scale = app.capacity_rps if mode is LevelMode.ARRIVAL_RATE else app.users_capacity()
+        start = max(10.0, random.Random(seed).uniform(0.1, 0.4) * scale)
+        result = _search(app, _params(mode, start_level=start))
+        point = result.breaking_point
+        assert point.status == SearchStatus.FOUND, (seed, result.stop_reason)
+        assert result.confirmed
+        assert abs(_relative_error(result, app.capacity_rps)) <= point.tolerance, seed
+        assert point.bracket_low is not None and point.bracket_high is not None
+        assert point.bracket_high <= point.bracket_low * (1 + point.tolerance) + 1, seed
+
+
+def test_the_estimate_from_a_saturated_step_jumps_close_to_the_answer() -> None:
+    app = SimulatedApp(slots=4, service_ms=40.0)  # 100 req/s
+    result = _search(app, _params(start_level=25.0))
+    kinds = [r.window.plan.kind for r in result.steps]
+    assert kinds.count(StepKind.PROBE) == 4  # 25, 50, 100, 200
+    assert kinds.count(StepKind.BISECT) <= 3  # blind bisection of [100, 200] to 5% needs 4
+    assert result.capacity_estimate_rps == pytest.approx(100.0, rel=0.02)
+    assert result.breaking_point.criterion is not None
+    detail = result.breaking_point.criterion_detail
+    assert detail is not None and not detail.passed and detail.measured is not None
+
+
+def test_noisy_system_one_bad_window_does_not_decide() -> None:
+    misses = []
+    for seed in range(40):
+        bad = frozenset(random.Random(seed).sample(range(12), 1))
+        app = _random_app(seed, rps_noise=0.01, latency_noise=0.2, bad_windows=bad)
+        result = _search(app, _params(start_level=0.2 * app.capacity_rps))
+        assert result.breaking_point.status == SearchStatus.FOUND, seed
+        error = _relative_error(result, app.capacity_rps)
+        assert abs(error) <= 2 * result.breaking_point.tolerance, (seed, error)
+        if abs(error) > result.breaking_point.tolerance:
+            misses.append(seed)
+    assert len(misses) <= 2, misses
+
+
+def test_a_bad_window_at_the_start_is_re_tested_instead_of_reported_as_broken() -> None:
+    app = SimulatedApp(slots=4, service_ms=40.0, bad_windows=frozenset({0}))
+    result = _search(app, _params(start_level=20.0))
+    assert result.breaking_point.status == SearchStatus.FOUND
+    assert result.steps[0].broken_by == "error_ratio"
+    assert any("re-testing once" in note for note in result.notes)
+    assert abs(_relative_error(result, 100.0)) <= 0.05
+
+
+def test_non_monotonic_cold_start_first_step_slow_then_fine() -> None:
+    limits = SloLimits(p95_ms=1000, error_ratio=0.01, saturation_tolerance=0.05)
+    warm = _search(SimulatedApp(slots=4, service_ms=40.0), _params(start_level=20.0, limits=limits))
+    cold_app = SimulatedApp(slots=4, service_ms=40.0, cold_windows=1, cold_factor=30.0)
+    cold = _search(cold_app, _params(start_level=20.0, limits=limits))
+    assert cold.steps[0].broken_by == "p95_ms"
+    assert cold.breaking_point.status == SearchStatus.FOUND
+    assert cold.breaking_point.sustainable_rps == pytest.approx(warm.breaking_point.sustainable_rps, rel=0.05)
+
+
+def test_a_lucky_window_above_capacity_is_caught_by_the_longer_confirmation() -> None:
+    app = SimulatedApp(slots=4, service_ms=40.0, lucky_windows=frozenset({3}))  # the probe at 200 req/s
+    result = _search(app, _params(start_level=25.0))
+    assert result.steps[3].ok and result.steps[3].window.plan.level == 200.0
+    assert result.breaking_point.status == SearchStatus.FOUND
+    assert result.confirmed
+    assert any("failed a 6 s hold" in note for note in result.notes)
+    assert abs(_relative_error(result, 100.0)) <= 0.05
+
+
+@pytest.mark.parametrize("tolerance", [0.02, 0.05, 0.10])
+def test_the_bracket_is_narrowed_to_the_tolerance(tolerance: float) -> None:
+    app = SimulatedApp(slots=8, service_ms=35.0)
+    result = _search(app, _params(start_level=30.0, tolerance=tolerance))
+    point = result.breaking_point
+    assert point.status == SearchStatus.FOUND
+    assert point.bracket_low is not None and point.bracket_high is not None
+    assert point.bracket_high / point.bracket_low - 1 <= tolerance + 1e-9
+    assert abs(_relative_error(result, app.capacity_rps)) <= tolerance
+
+
+def test_broken_at_the_first_step_is_reported_without_looping() -> None:
+    app = SimulatedApp(slots=1, service_ms=50.0)  # 20 req/s
+    result = _search(app, _params(start_level=60.0, recovery_level=10.0))
+    point = result.breaking_point
+    assert point.status == SearchStatus.BROKEN_AT_START
+    assert (point.level, point.sustainable_rps, point.bracket_high) == (None, None, 60.0)
+    assert point.criterion is not None
+    search_steps = [r for r in result.steps if r.window.plan.kind is not StepKind.RECOVERY]
+    assert [r.window.plan.level for r in search_steps] == [60.0, 60.0]  # the start, re-tested once
+    assert result.recovery is not None and result.recovery.recovered
+
+
+def test_never_breaking_below_the_max_level_reports_not_reached() -> None:
+    app = SimulatedApp(slots=4, service_ms=40.0)  # 100 req/s
+    result = _search(app, _params(start_level=20.0, max_level=70.0))
+    point = result.breaking_point
+    assert point.status == SearchStatus.NOT_REACHED
+    assert point.level == 70.0 and point.bracket_high is None
+    assert result.confirmed
+    assert max(r.window.plan.level for r in result.steps) == 70.0
+    assert point.sustainable_rps == pytest.approx(70.0, rel=0.02)
+
+
+def test_recovery_time_is_measured_after_the_first_break() -> None:
+    app = SimulatedApp(slots=4, service_ms=40.0, backlog_limit=2000)
+    limits = SloLimits(p95_ms=400, error_ratio=0.01, saturation_tolerance=0.05)
+    search = breaking_point_search(
+        _params(
+            start_level=40.0, limits=limits, recovery_level=80.0, recovery_window_s=1.0, recovery_limit_s=40.0
+        )
+    )
+    plan = next(search)
+    backlog_at_drop = None
+    try:
+        while True:
+            if plan.kind is StepKind.RECOVERY and backlog_at_drop is None:
+                backlog_at_drop = app.backlog
+            plan = search.send(app.measure(plan))
+    except StopIteration as stop:
+        result: SearchResult = stop.value
+    assert backlog_at_drop is not None and backlog_at_drop > 100
+    truth_s = backlog_at_drop / (app.capacity_rps - 80.0)  # the fluid backlog drains at C − level
+    recovery = result.recovery
+    assert recovery is not None and recovery.recovered and recovery.level == 80.0
+    assert recovery.time_to_recover_s is not None
+    assert truth_s - 2.0 <= recovery.time_to_recover_s <= truth_s + 1.0
+    assert result.breaking_point.status == SearchStatus.FOUND
+
+
+def test_no_recovery_within_the_limit_stops_the_search() -> None:
+    app = SimulatedApp(slots=4, service_ms=40.0, backlog_limit=2000)
+    limits = SloLimits(p95_ms=400, error_ratio=0.01, saturation_tolerance=0.05)
+    params = _params(start_level=40.0, limits=limits, recovery_level=80.0, recovery_limit_s=3.0)
+    result = _search(app, params)
+    assert result.breaking_point.status == SearchStatus.ABORTED
+    assert result.recovery is not None and not result.recovery.recovered
+    assert result.stop_reason is not None and "did not recover" in result.stop_reason
+    assert result.steps[-1].window.plan.kind is StepKind.RECOVERY
+
+
+def test_an_abort_condition_stops_pushing_at_once() -> None:
+    app = SimulatedApp(slots=4, service_ms=40.0, abort_error_ratio=0.2)
+    result = _search(app, _params(start_level=25.0))
+    point = result.breaking_point
+    assert point.status == SearchStatus.ABORTED
+    assert result.steps[-1].window.aborted
+    assert max(r.window.plan.level for r in result.steps) == 200.0
+    assert point.level == 100.0
+    assert result.stop_reason is not None and "abort" in result.stop_reason
+
+
+def test_a_saturated_load_generator_invalidates_its_windows_and_ends_the_climb() -> None:
+    app = SimulatedApp(slots=8, service_ms=20.0, generator_limit_rps=150.0)  # 400 req/s, generator 150
+    result = _search(app, _params(start_level=50.0))
+    point = result.breaking_point
+    assert point.status == SearchStatus.NOT_REACHED
+    assert point.level == 100.0
+    ignored = [r for r in result.steps if r.note.startswith("ignored: load generator saturated")]
+    assert [r.window.plan.level for r in ignored] == [200.0, 200.0]
+    assert all(not r.verdicts for r in ignored)
+    assert result.stop_reason is not None and "workers" in result.stop_reason
+
+
+def test_the_step_budget_bounds_the_search() -> None:
+    app = SimulatedApp(slots=4, service_ms=40.0)
+    result = _search(app, _params(start_level=1.0, max_steps=5))
+    assert len(result.steps) == 5
+    assert result.breaking_point.status == SearchStatus.ABORTED
+
+
+def test_a_window_for_another_step_is_refused() -> None:
+    app = SimulatedApp()
+    search = breaking_point_search(_params())
+    first = next(search)
+    wrong = app.measure(first.model_copy(update={"index": 7}))
+    with pytest.raises(ValueError, match="step 0"):
+        search.send(wrong)
+
+
+def test_load_time_counts_ramps_and_windows() -> None:
+    app = SimulatedApp(slots=4, service_ms=40.0)
+    result = _search(app, _params(start_level=25.0))
+    expected = sum(r.window.plan.ramp_s + r.window.duration_s for r in result.steps)
+    assert result.breaking_point.load_time_s == pytest.approx(expected)
+
+
+def test_params_from_a_stress_scenario() -> None:
+    scenario = StressScenario(
+        kind="stress",
+        name="stress",
+        start=Level(rps=20),
+        max=Level(rps=400),
+        slo=Slo(p95_ms=500, error_ratio=0.01, min_rps=50),
+        saturation_tolerance=0.08,
+    )
+    params = SearchParams.from_scenario(scenario, expected=Level(rps=30))
+    assert params.mode is LevelMode.ARRIVAL_RATE
+    assert (params.start_level, params.max_level, params.recovery_level) == (20.0, 400.0, 30.0)
+    assert params.limits.p95_ms == 500 and params.limits.saturation_tolerance == 0.08
+    assert params.limits.min_rps is None  # a load-scenario criterion; every low probe would fail it
+    users = scenario.model_copy(update={"start": Level(users=5), "max": Level(users=50)})
+    assert SearchParams.from_scenario(users, expected=Level(rps=30)).recovery_level is None
