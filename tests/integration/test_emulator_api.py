@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -25,6 +26,7 @@ import pytest
 
 from harness.emulator import EmulatorProcess
 from harness.emulator.schema import assert_request, assert_response, response_errors
+from harness.emulator.server import DEMO_APP_DIR
 
 ACCEPT = "application/vnd.heroku+json; version=3"
 DEMO = "harness-demo"
@@ -394,13 +396,35 @@ def test_request_journal_keeps_bodies_and_drops_the_token(
 # -- the process ------------------------------------------------------------------------------------
 
 
-def test_stop_leaves_no_dyno_processes(tmp_path: Any) -> None:
-    with EmulatorProcess.start(shutdown_grace_s=2.0, boot_timeout_s=20.0) as emulator:
+TINY_APP = """
+import os
+from wsgiref.simple_server import make_server
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [("tiny " + os.environ["DYNO"]).encode()]
+
+make_server("127.0.0.1", int(os.environ["PORT"]), app).serve_forever()
+"""
+
+
+def test_named_apps_run_and_stop_leaves_no_processes(tmp_path: Path) -> None:
+    (tmp_path / "Procfile").write_text("web: python tiny.py\n")
+    (tmp_path / "tiny.py").write_text(TINY_APP)
+    emulator = EmulatorProcess.start({DEMO: DEMO_APP_DIR, "tiny": tmp_path}, shutdown_grace_s=2.0)
+    pids: list[int] = []
+    try:
         headers = {"Authorization": f"Bearer {emulator.token}", "Accept": ACCEPT}
         with httpx.Client(base_url=emulator.api_url, headers=headers, timeout=30) as api:
+            assert sorted(a["name"] for a in ok(api.get("/apps"))) == [DEMO, "tiny"]
+            assert ok(api.get("/apps/tiny/addons")) == [], "only the demo app lists an add-on"
             ok(api.patch(f"/apps/{DEMO}/formation/web", json={"quantity": 2}))
             wait_for("web=2 up", lambda: dynos_in(api, DEMO, 2))
-        pids = [p["pid"] for p in emulator.processes(DEMO)] + [emulator.pid]
+            wait_for("tiny web=1 up", lambda: dynos_in(api, "tiny", 1))
+        assert httpx.get(emulator.web_url("tiny"), timeout=10).text == "tiny web.1"
+        pids += [p["pid"] for app in (DEMO, "tiny") for p in emulator.processes(app)] + [emulator.pid]
         assert repr(emulator).endswith("token=[secure]>") and emulator.token not in repr(emulator)
-    assert emulator.stop() == 0, "SIGTERM is a clean exit"
+    finally:
+        status = emulator.stop()
+    assert status == 0, "SIGTERM is a clean exit"
     assert not any(_alive(pid) for pid in pids)
