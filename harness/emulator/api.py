@@ -615,6 +615,8 @@ async def admin_fail_next(request: web.Request) -> web.Response:
     if status not in FAULT_STATUSES:
         raise ApiError(422, "invalid_params", f"status must be one of {sorted(FAULT_STATUSES)}.")
     method, path = body.get("method"), body.get("path")
+    if not all(v is None or isinstance(v, str) for v in (method, path)):
+        raise ApiError(422, "invalid_params", "method and path must be strings (or left out).")
     ctx = _ctx(request)
     ctx.faults.append(FaultRule(remaining=count, status=status, method=method, path_prefix=path))
     return web.json_response({"pending": [vars(rule) for rule in ctx.faults]}, status=201)

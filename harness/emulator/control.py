@@ -228,6 +228,8 @@ class Controller:
                 "invalid_params",
                 f"Unknown runtime settings: {', '.join(unknown)}. Known: {', '.join(sorted(known))}.",
             )
+        if not all(isinstance(v, int | float) for v in changes.values()):
+            raise ApiError(422, "invalid_params", "Runtime settings take numbers (or true/false).")
         try:
             runtime.settings = dataclasses.replace(runtime.settings, **changes)
         except TypeError as exc:
