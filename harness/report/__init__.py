@@ -1,0 +1,52 @@
+"""Reports rendered from a run directory only (never from live objects), so any past run re-renders.
+
+`render_report(run_dir)` writes report.html (people), summary.json and
+junit.xml (machines) into the run directory and returns their paths with the
+summary. Matplotlib runs on the Agg backend through `Figure` objects only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.report.html import render_html
+from harness.report.machine import junit_xml, summary
+from harness.report.summary import verdict_sentence
+from harness.results.store import RunDir, write_atomically
+
+__all__ = ["RenderedReport", "junit_xml", "render_html", "render_report", "summary", "verdict_sentence"]
+
+REPORT_HTML = "report.html"
+SUMMARY_JSON = "summary.json"
+JUNIT_XML = "junit.xml"
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    """The files written for a run and its machine summary."""
+
+    html: Path
+    summary_json: Path
+    junit_xml: Path
+    summary: dict[str, Any]
+
+
+def render_report(run_dir: str | Path, output_dir: str | Path | None = None) -> RenderedReport:
+    """Read a run directory and write its report, summary.json and junit.xml (default: into it)."""
+    run = RunDir.open(run_dir)
+    target = Path(output_dir) if output_dir is not None else run.path
+    target.mkdir(parents=True, exist_ok=True)
+    data = summary(run)
+    paths = RenderedReport(
+        html=target / REPORT_HTML,
+        summary_json=target / SUMMARY_JSON,
+        junit_xml=target / JUNIT_XML,
+        summary=data,
+    )
+    write_atomically(paths.html, render_html(run).encode())
+    write_atomically(paths.summary_json, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode())
+    write_atomically(paths.junit_xml, junit_xml(run).encode())
+    return paths

@@ -1,0 +1,355 @@
+"""The run.json schema: one versioned pydantic model per part of a run.
+
+run.json is the index of a run directory: what was tested (app, release,
+slug, formations and their prices), how (scenario configs, load generator,
+versions), and what came out (per-scenario verdicts, breaking point,
+recovery, the overall verdict). The bulky measurements live next to it in
+CSV files (see `store.py`). Readers call `upgrade()` first, so a run written
+by an older harness still loads (STYLE §12): each schema change adds one
+function to `UPGRADES` that lifts version N to N+1.
+
+Never stored: API tokens and config var values. Free-form mappings (scenario
+configs, event fields) pass through `redact()` before they reach the disk.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.errors import ResultsError
+from harness.measurements import BreakingPoint, LevelMode, Recovery, StepWindow, Verdict
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "UPGRADES",
+    "DynoGroup",
+    "LevelInfo",
+    "LoadGeneratorInfo",
+    "PlatformInfo",
+    "ReleaseInfo",
+    "RunMeta",
+    "RunRecord",
+    "RunStatus",
+    "RunVerdict",
+    "ScaleUp",
+    "ScenarioEntry",
+    "Versions",
+    "WriterInfo",
+    "format_number",
+    "judge_run",
+    "redact",
+    "upgrade",
+]
+
+SCHEMA_VERSION = 1
+
+# schema_version N → a function returning the same data as version N+1. Empty while 1 is the only version.
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+# Keys whose values are secrets or may hold one: replaced by "[redacted]" wherever they appear.
+_SECRET_KEY = re.compile(
+    r"token|secret|password|passwd|authorization|api[_-]?key|config[_-]?vars?|cookie", re.I
+)
+REDACTED = "[redacted]"
+
+
+class RunStatus(enum.StrEnum):
+    """Where a run stands; readers turn a 'running' run whose writer died into INCOMPLETE."""
+
+    RUNNING = "running"  # a live harness process is still writing it
+    COMPLETE = "complete"  # every planned scenario ran (its SLOs may still have failed)
+    INCOMPLETE = "incomplete"  # interrupted (Ctrl-C, SIGTERM, killed, crashed): results are partial
+    FAILED = "failed"  # a harness error ended the run; what was measured before is kept
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PlatformInfo(_Model):
+    """Where the app ran: 'heroku' or 'emulator', the API host, the app's own URL."""
+
+    kind: str = "emulator"
+    api_host: str = ""
+    app_url: str | None = None
+    region: str | None = None
+    stack: str | None = None
+
+
+class ReleaseInfo(_Model):
+    """The release under test, as the Platform API describes it."""
+
+    version: int | None = None
+    description: str = ""
+    commit: str | None = None
+    created_at: datetime | None = None
+    user: str | None = None
+
+
+class DynoGroup(_Model):
+    """One process type of a formation, with the price of one dyno per hour in USD."""
+
+    type: str
+    quantity: int = Field(ge=0)
+    size: str
+    dyno_cost_per_hour_usd: float | None = None
+
+    @property
+    def cost_per_hour_usd(self) -> float | None:
+        """The whole group's price per hour (quantity × dyno price)."""
+        if self.dyno_cost_per_hour_usd is None:
+            return None
+        return self.quantity * self.dyno_cost_per_hour_usd
+
+    def describe(self) -> str:
+        """'4 × Standard-2X'."""
+        return f"{self.quantity} × {self.size}"
+
+
+class ScaleUp(_Model):
+    """How long scaling to the tested formation took, in seconds from the scale request."""
+
+    latency_s: float | None = None  # until every dyno of the tested formation was up
+    dyno_boot_s: dict[str, float] = Field(default_factory=dict)  # dyno name ('web.3') → seconds to 'up'
+
+
+class LevelInfo(_Model):
+    """A load level: `value` users, or `value` req/s in arrival-rate mode."""
+
+    mode: LevelMode
+    value: float
+
+    @property
+    def unit(self) -> str:
+        """'users' or 'req/s'."""
+        return "users" if self.mode == LevelMode.USERS else "req/s"
+
+    def describe(self) -> str:
+        """'400 req/s' or '40 users'."""
+        return f"{format_number(self.value)} {self.unit}"
+
+
+class LoadGeneratorInfo(_Model):
+    """Where Locust ran and whether it kept up (above 90 % CPU its figures are not trustworthy)."""
+
+    workers: int = 0  # 0: Locust in-process; N: a master and N workers
+    host: str = ""
+    cpu_count: int | None = None
+    cpu_warnings: list[str] = Field(default_factory=list)
+
+
+class Versions(_Model):
+    """Software versions that produced the run."""
+
+    harness: str = ""
+    locust: str = ""
+    python: str = ""
+
+
+class WriterInfo(_Model):
+    """The process writing the run: how a reader tells 'still running' from 'killed'."""
+
+    pid: int
+    pid_started_ts: float | None = None  # the process's start time, so a reused pid is not mistaken
+    hostname: str = ""
+
+
+class ScenarioEntry(_Model):
+    """One scenario's config and outcome; its steps and time series are in the CSVs."""
+
+    name: str
+    kind: str
+    mode: LevelMode
+    status: str
+    config: dict[str, Any] = Field(default_factory=dict)  # the scenario's config, model_dump(mode="json")
+    started_ts: float
+    ended_ts: float
+    verdicts: list[Verdict] = Field(default_factory=list)
+    judged: StepWindow | None = None
+    breaking_point: BreakingPoint | None = None
+    recovery: Recovery | None = None
+    abort_reason: str | None = None
+    cpu_warnings: list[str] = Field(default_factory=list)
+    workers: int = 0
+    step_count: int = 0
+
+    @property
+    def passed(self) -> bool:
+        """Every SLO verdict held (a scenario without verdicts passes when it was not aborted)."""
+        return all(v.passed for v in self.verdicts) and self.status not in {"aborted", "error"}
+
+
+class RunVerdict(_Model):
+    """The overall answer: did every SLO hold, and is the breaking point far enough above the peak?"""
+
+    passed: bool
+    slos_passed: bool
+    headroom: float | None = None  # breaking point / expected peak
+    headroom_ok: bool | None = None  # None: no breaking point was found to compare
+    failed_checks: list[str] = Field(default_factory=list)
+
+
+class RunMeta(_Model):
+    """What the pipeline knows when a run starts (or learns later, through `update`)."""
+
+    platform: PlatformInfo = Field(default_factory=PlatformInfo)
+    release: ReleaseInfo = Field(default_factory=ReleaseInfo)
+    slug_size_bytes: int | None = None
+    process_type: str = "web"
+    formation_original: list[DynoGroup] = Field(default_factory=list)
+    formation_tested: list[DynoGroup] = Field(default_factory=list)
+    scale_up: ScaleUp | None = None
+    expected_peak: LevelInfo | None = None
+    required_headroom: float = 1.0
+    load_generator: LoadGeneratorInfo = Field(default_factory=LoadGeneratorInfo)
+    versions: Versions = Field(default_factory=Versions)
+    test_duration_s: float | None = None  # time the tested formation was up (scale request to restore)
+    test_cost_usd: float | None = None
+
+
+class RunRecord(RunMeta):
+    """run.json: the meta, the run's state, and its scenarios' outcomes."""
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    app: str
+    status: RunStatus = RunStatus.RUNNING
+    started_at: datetime
+    ended_at: datetime | None = None
+    writer: WriterInfo | None = None
+    scenarios: list[ScenarioEntry] = Field(default_factory=list)
+    breaking_point: BreakingPoint | None = None
+    verdict: RunVerdict | None = None
+    failure: str | None = None  # why a failed or incomplete run stopped
+
+    @property
+    def tested_cost_per_hour_usd(self) -> float | None:
+        """Price per hour of the tested formation (None when a price is unknown)."""
+        costs = [g.cost_per_hour_usd for g in self.formation_tested]
+        if not costs or any(c is None for c in costs):
+            return None
+        return sum(c for c in costs if c is not None)
+
+    @property
+    def estimated_cost_usd(self) -> float | None:
+        """The stored test cost, else the tested formation's price × the test duration."""
+        if self.test_cost_usd is not None:
+            return self.test_cost_usd
+        per_hour, duration = self.tested_cost_per_hour_usd, self.duration_s
+        if per_hour is None or duration is None:
+            return None
+        return per_hour * duration / 3600
+
+    @property
+    def duration_s(self) -> float | None:
+        """The stored test duration, else start to end of the run."""
+        if self.test_duration_s is not None:
+            return self.test_duration_s
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+    def target_group(self) -> DynoGroup | None:
+        """The tested formation's entry for the process type under load."""
+        return next((g for g in self.formation_tested if g.type == self.process_type), None)
+
+    def expected_load_scenario(self) -> ScenarioEntry | None:
+        """The first load scenario: the one run at the expected peak."""
+        return next((s for s in self.scenarios if s.kind == "load"), None)
+
+    def p95_at_expected_ms(self) -> float | None:
+        """Total p95 of the expected-load scenario's judged window."""
+        scenario = self.expected_load_scenario()
+        if scenario is None or scenario.judged is None:
+            return None
+        return scenario.judged.total.latency.p95_ms
+
+    def headroom(self) -> float | None:
+        """Breaking point divided by the expected peak, in the same unit (None when not comparable)."""
+        point, peak = self.breaking_point, self.expected_peak
+        if point is None or peak is None or point.status != "found" or peak.value <= 0:
+            return None
+        if point.mode == peak.mode and point.level is not None:
+            return point.level / peak.value
+        if point.sustainable_rps is None:
+            return None
+        if peak.mode == LevelMode.ARRIVAL_RATE:
+            return point.sustainable_rps / peak.value
+        scenario = self.expected_load_scenario()
+        if scenario is None or scenario.judged is None or scenario.judged.total.rps <= 0:
+            return None
+        return point.sustainable_rps / scenario.judged.total.rps
+
+
+def format_number(value: float) -> str:
+    """1150.0 → '1,150'; 12.25 → '12.2' (whole numbers without decimals, others with one)."""
+    if abs(value - round(value)) < 1e-9 or abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.1f}" if abs(value) >= 1 else f"{value:.3g}"
+
+
+def judge_run(record: RunRecord) -> RunVerdict:
+    """The overall verdict: every scenario's SLOs held and the headroom meets `required_headroom`."""
+    failed = [f"{s.name}: {v.describe()}" for s in record.scenarios for v in s.verdicts if not v.passed] + [
+        f"{s.name}: {s.status}" for s in record.scenarios if s.status in {"aborted", "error"}
+    ]
+    headroom = record.headroom()
+    headroom_ok = None if headroom is None else headroom >= record.required_headroom
+    point = record.breaking_point
+    if point is not None and point.status == "broken_at_start":
+        headroom_ok = False
+    if headroom_ok is False:
+        shown = "below the first level" if headroom is None else f"{headroom:.2f}×"
+        failed.append(f"headroom {shown} < required {record.required_headroom:g}×")
+    slos_passed = not any(not v.passed for s in record.scenarios for v in s.verdicts)
+    passed = not failed and record.status in {RunStatus.COMPLETE, RunStatus.RUNNING}
+    return RunVerdict(
+        passed=passed,
+        slos_passed=slos_passed,
+        headroom=headroom,
+        headroom_ok=headroom_ok,
+        failed_checks=failed,
+    )
+
+
+def redact(value: Any) -> Any:
+    """A copy of a JSON-like value with every secret-looking key's value replaced by '[redacted]'."""
+    if isinstance(value, Mapping):
+        return {
+            str(k): REDACTED if _SECRET_KEY.search(str(k)) and v not in (None, {}, []) else redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def upgrade(
+    data: dict[str, Any],
+    upgrades: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] = UPGRADES,
+    target: int = SCHEMA_VERSION,
+) -> dict[str, Any]:
+    """Lift run.json data of an older schema version to `target`, one version at a time."""
+    version = data.get("schema_version")
+    if not isinstance(version, int) or version < 1:
+        raise ResultsError(
+            f"run.json has no valid schema_version (got {version!r}); it was not written by harness."
+        )
+    if version > target:
+        raise ResultsError(
+            f"run.json has schema_version {version}, newer than this harness understands "
+            f"({target}). Upgrade harness to read it."
+        )
+    while version < target:
+        if version not in upgrades:
+            raise RuntimeError(f"no upgrade registered from run.json schema_version {version}")
+        data = upgrades[version](dict(data))
+        version += 1
+        data["schema_version"] = version
+    return data
