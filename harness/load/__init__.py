@@ -21,6 +21,7 @@ from harness.load.runner import (
     ensure_reachable,
     run_steps,
 )
+from harness.load.scenarios import run_scenario, session_options
 
 __all__ = [
     "Clock",
@@ -35,6 +36,8 @@ __all__ = [
     "check_locustfiles",
     "ensure_reachable",
     "load_locustfile",
+    "run_scenario",
     "run_steps",
     "select_user_classes",
+    "session_options",
 ]

@@ -237,6 +237,7 @@ class LoadSession:
         if self.progress is not None:
             self.progress.close()
         runner, env = self._runner, self._env
+        self.pacer.close()
         try:
             if runner is not None:
                 runner.quit()
@@ -288,10 +289,11 @@ class LoadSession:
             self._set_rate(plan.level)
             self._start_users(users, ramp_s=plan.ramp_s, fast=True)
             return plan.level
+        self._set_rate(None)
         self._start_users(round(plan.level), ramp_s=plan.ramp_s, fast=False)
         return None
 
-    def _set_rate(self, rate: float) -> None:
+    def _set_rate(self, rate: float | None) -> None:
         if self._control is None:
             self.pacer.set_rate(rate)
         else:

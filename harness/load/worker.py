@@ -88,6 +88,7 @@ def serve_once(
     try:
         runner.greenlet.join()
     finally:
+        pacer.close()
         sink.detach()
 
 

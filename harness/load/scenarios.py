@@ -1,0 +1,354 @@
+"""Plans for load, spike and soak scenarios, and running any scenario end to end → `ScenarioResult`.
+
+Every kind is a plan generator driven by `run_steps` (the stress kind's plan
+is the breaking-point search of `capacity/search.py`). Verdicts come from
+`capacity/slo.py`, judged on the aggregate window of the measured phase only:
+ramp and warm-up windows are recorded but never judged.
+
+- **load**: ramp + warm-up, then the hold in `window_s` windows; judged on the
+  whole hold.
+- **spike**: the base level, the spike, then back to the recovery level (default:
+  the base) in `recovery.window_s` windows until the SLOs hold again (at most
+  `recovery.limit_s`). The recovery time is from the drop until the start of the
+  first window in which every SLO held. Judged on the base phase, plus recovery.
+- **soak**: like load with long windows; adds p95 drift (last window / first − 1).
+  Dyno memory drift is not measured here (no memory source in `load/`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Generator
+from typing import TextIO
+
+from harness.capacity.search import SearchParams, SearchStatus, breaking_point_search
+from harness.capacity.slo import SloLimits, judge
+from harness.config import (
+    Config,
+    LoadScenario,
+    Scenario,
+    SoakScenario,
+    SpikeScenario,
+    StressScenario,
+)
+from harness.errors import LoadError
+from harness.load.locustfile import load_locustfile, select_user_classes
+from harness.load.pacing import PacingMode
+from harness.load.progress import Progress
+from harness.load.runner import (
+    Clock,
+    LoadSession,
+    Measured,
+    ScenarioAborted,
+    SessionOptions,
+    ensure_reachable,
+    run_steps,
+)
+from harness.load.stats import error_counts_between
+from harness.measurements import (
+    ErrorCount,
+    LevelMode,
+    Recovery,
+    ScenarioResult,
+    StepKind,
+    StepPlan,
+    StepRecord,
+    StepWindow,
+    Verdict,
+)
+
+__all__ = ["hold_plan", "planned_seconds", "run_scenario", "session_options", "spike_plan"]
+
+
+def hold_plan(scenario: LoadScenario | SoakScenario) -> Generator[StepPlan, StepWindow, None]:
+    """Warm-up (with the ramp), then the hold cut into `window_s` windows."""
+    level, mode = scenario.level.value, scenario.level.mode
+    index = 0
+    ramp_s = scenario.ramp_s
+    if scenario.warmup_s > 0:
+        yield StepPlan(
+            index=0,
+            kind=StepKind.WARMUP,
+            level=level,
+            mode=mode,
+            ramp_s=ramp_s,
+            hold_s=scenario.warmup_s,
+            label="warm-up",
+        )
+        index, ramp_s = 1, 0.0
+    windows = max(1, math.ceil(scenario.hold_s / scenario.window_s - 1e-9))
+    for n in range(windows):
+        hold = min(scenario.window_s, scenario.hold_s - n * scenario.window_s)
+        yield StepPlan(
+            index=index + n,
+            kind=StepKind.HOLD,
+            level=level,
+            mode=mode,
+            ramp_s=ramp_s if n == 0 else 0.0,
+            hold_s=hold,
+            label=f"hold {n + 1}/{windows}",
+        )
+
+
+def spike_plan(scenario: SpikeScenario, limits: SloLimits) -> Generator[StepPlan, StepWindow, Recovery]:
+    """Base, spike, then recovery windows until one meets every SLO; returns the recovery."""
+    mode = scenario.base.mode
+    yield StepPlan(
+        index=0,
+        kind=StepKind.HOLD,
+        level=scenario.base.value,
+        mode=mode,
+        hold_s=scenario.base_s,
+        label="base",
+    )
+    spike = yield StepPlan(
+        index=1,
+        kind=StepKind.SPIKE,
+        level=scenario.spike.value,
+        mode=mode,
+        hold_s=scenario.spike_s,
+        label="spike",
+    )
+    level = scenario.recovery.level.value if scenario.recovery.level is not None else scenario.base.value
+    dropped_at = spike.end_ts
+    index = 2
+    while True:
+        window = yield StepPlan(
+            index=index,
+            kind=StepKind.RECOVERY,
+            level=level,
+            mode=mode,
+            hold_s=scenario.recovery.window_s,
+            label=f"recovery {index - 1}",
+        )
+        if judge(window, limits).ok:
+            return Recovery(
+                level=level,
+                recovered=True,
+                time_to_recover_s=round(window.start_ts - dropped_at, 3),
+                limit_s=scenario.recovery.limit_s,
+            )
+        if window.aborted or window.end_ts - dropped_at >= scenario.recovery.limit_s:
+            return Recovery(level=level, recovered=False, limit_s=scenario.recovery.limit_s)
+        index += 1
+
+
+def planned_seconds(scenario: Scenario) -> float | None:
+    """How long a scenario is planned to take (None for stress: the search decides)."""
+    if isinstance(scenario, LoadScenario | SoakScenario):
+        return scenario.ramp_s + scenario.warmup_s + scenario.hold_s
+    if isinstance(scenario, SpikeScenario):
+        return scenario.base_s + scenario.spike_s + scenario.recovery.limit_s
+    return None
+
+
+def session_options(
+    config: Config,
+    scenario: Scenario,
+    *,
+    host: str,
+    workers: int | None = None,
+    expect_workers: int | None = None,
+) -> SessionOptions:
+    """The load generator settings for one scenario (CLI flags override scenarios.yaml)."""
+    generator = config.load_generator
+    spec = config.locustfile_for(scenario)
+    return SessionOptions(
+        host=host,
+        locustfile=spec.path,
+        user_weights=dict(spec.user_classes),
+        workers=generator.workers if workers is None else workers,
+        expect_workers=generator.expect_workers if expect_workers is None else expect_workers,
+        master_bind_host=generator.master_bind_host,
+        master_bind_port=generator.master_bind_port,
+        worker_join_timeout_s=generator.worker_join_timeout_s,
+        request_timeout_s=generator.request_timeout_s,
+        spawn_rate=scenario.spawn_rate,
+        pacing=PacingMode(generator.pacing),
+        max_users=generator.max_users,
+        abort=scenario.abort,
+        total_s=planned_seconds(scenario),
+    )
+
+
+def run_scenario(
+    config: Config,
+    scenario: Scenario,
+    *,
+    host: str,
+    workers: int | None = None,
+    expect_workers: int | None = None,
+    quiet: bool = False,
+    stream: TextIO | None = None,
+    clock: Clock | None = None,
+) -> ScenarioResult:
+    """Run one scenario against `host` (a base URL) and return everything it measured."""
+    ensure_reachable(host)
+    spec = config.locustfile_for(scenario)
+    classes = select_user_classes(load_locustfile(spec.path), spec.user_classes)
+    options = session_options(config, scenario, host=host, workers=workers, expect_workers=expect_workers)
+    progress = Progress(scenario.name, stream=stream, enabled=not quiet)
+    started = time.time()
+    with LoadSession(classes, options, clock=clock, progress=progress) as session:
+        try:
+            result = _run_kind(config, scenario, session)
+        except ScenarioAborted as aborted:
+            result = _finish(scenario, session, status="aborted", abort_reason=aborted.reason)
+        result = result.model_copy(
+            update={
+                "started_ts": started,
+                "ended_ts": time.time(),
+                "timeseries": session.timeseries(scenario.name),
+                "errors": _all_errors(session),
+                "cpu_warnings": list(session.cpu_warnings),
+                "workers": options.workers + options.expect_workers,
+            }
+        )
+    return result
+
+
+def _run_kind(config: Config, scenario: Scenario, session: LoadSession) -> ScenarioResult:
+    if isinstance(scenario, LoadScenario | SoakScenario):
+        run_steps(session, hold_plan(scenario))
+        return _judge_hold(scenario, session)
+    if isinstance(scenario, SpikeScenario):
+        return _run_spike(scenario, session)
+    if isinstance(scenario, StressScenario):
+        return _run_stress(config, scenario, session)
+    raise TypeError(f"unknown scenario kind: {scenario!r}")
+
+
+def _limits(scenario: Scenario) -> SloLimits:
+    return SloLimits.from_slo(scenario.slo)
+
+
+def _records(session: LoadSession, limits: SloLimits) -> list[StepRecord]:
+    """Every measured step; ramp and warm-up windows carry no verdicts."""
+    records = []
+    for measured in session.measured:
+        window = measured.window
+        if window.plan.kind in (StepKind.RAMP, StepKind.WARMUP):
+            records.append(StepRecord(window=window, note="warm-up: not judged"))
+            continue
+        judgement = judge(window, limits)
+        first = judgement.first_broken
+        records.append(
+            StepRecord(
+                window=window,
+                verdicts=list(judgement.verdicts),
+                ok=judgement.ok,
+                broken_by=first.criterion if first else None,
+                note="load generator saturated" if window.generator_saturated else "",
+            )
+        )
+    return records
+
+
+def _judge_hold(scenario: LoadScenario | SoakScenario, session: LoadSession) -> ScenarioResult:
+    holds = [m for m in session.measured if m.window.plan.kind is StepKind.HOLD]
+    if not holds:
+        raise LoadError(f"scenario '{scenario.name}' measured no hold window (was it aborted?)")
+    limits = _limits(scenario)
+    judged = _aggregate(session, holds, label="hold (judged)")
+    verdicts = list(judge(judged, limits).verdicts)
+    if isinstance(scenario, SoakScenario):
+        verdicts.append(_p95_drift(holds, scenario.max_p95_drift_ratio))
+    status = "passed" if all(v.passed for v in verdicts) else "failed"
+    return _finish(scenario, session, status=status, judged=judged, verdicts=verdicts)
+
+
+def _aggregate(session: LoadSession, parts: list[Measured], *, label: str) -> StepWindow:
+    first, last = parts[0], parts[-1]
+    plan = first.window.plan.model_copy(
+        update={"hold_s": max(last.after.ts - first.before.ts, 1e-3), "label": label}
+    )
+    return session.window_over(first, last, plan)
+
+
+def _p95_drift(holds: list[Measured], limit: float) -> Verdict:
+    """Soak: how much the p95 of the last window grew over the first."""
+    first, last = holds[0].window.total.latency.p95_ms, holds[-1].window.total.latency.p95_ms
+    drift = None if not first or last is None else round(last / first - 1.0, 4)
+    return Verdict(
+        criterion="p95_drift_ratio",
+        threshold=limit,
+        measured=drift,
+        passed=drift is None or drift <= limit,
+        unit="ratio",
+    )
+
+
+def _run_spike(scenario: SpikeScenario, session: LoadSession) -> ScenarioResult:
+    limits = _limits(scenario)
+    recovery = run_steps(session, spike_plan(scenario, limits.model_copy(update={"min_rps": None})))
+    base = [m for m in session.measured if m.window.plan.label == "base"]
+    judged = _aggregate(session, base, label="base (judged)") if base else None
+    verdicts = list(judge(judged, limits).verdicts) if judged is not None else []
+    verdicts.append(
+        Verdict(
+            criterion="recovery_s",
+            threshold=recovery.limit_s,
+            measured=recovery.time_to_recover_s,
+            passed=recovery.recovered,
+            unit="s",
+        )
+    )
+    status = "passed" if all(v.passed for v in verdicts) else "failed"
+    return _finish(scenario, session, status=status, judged=judged, verdicts=verdicts, recovery=recovery)
+
+
+def _run_stress(config: Config, scenario: StressScenario, session: LoadSession) -> ScenarioResult:
+    params = SearchParams.from_scenario(scenario, expected=config.expected_peak)
+    found = run_steps(session, breaking_point_search(params))
+    aborted = found.breaking_point.status == SearchStatus.ABORTED
+    return ScenarioResult(
+        name=scenario.name,
+        kind=scenario.kind,
+        mode=scenario.start.mode,
+        status="aborted" if aborted else "passed",
+        started_ts=session.started_ts,
+        ended_ts=session.clock.now(),
+        steps=list(found.steps),
+        breaking_point=found.breaking_point,
+        recovery=found.recovery,
+        abort_reason=(session.abort_reason or found.stop_reason) if aborted else None,
+    )
+
+
+def _finish(
+    scenario: Scenario,
+    session: LoadSession,
+    *,
+    status: str,
+    judged: StepWindow | None = None,
+    verdicts: list[Verdict] | None = None,
+    recovery: Recovery | None = None,
+    abort_reason: str | None = None,
+) -> ScenarioResult:
+    mode = scenario.start.mode if isinstance(scenario, StressScenario) else _level_mode(scenario)
+    return ScenarioResult(
+        name=scenario.name,
+        kind=scenario.kind,
+        mode=mode,
+        status=status,
+        started_ts=session.started_ts,
+        ended_ts=session.clock.now(),
+        steps=_records(session, _limits(scenario)),
+        judged=judged,
+        verdicts=verdicts or [],
+        recovery=recovery,
+        abort_reason=abort_reason,
+    )
+
+
+def _level_mode(scenario: LoadScenario | SoakScenario | SpikeScenario) -> LevelMode:
+    return scenario.base.mode if isinstance(scenario, SpikeScenario) else scenario.level.mode
+
+
+def _all_errors(session: LoadSession) -> list[ErrorCount]:
+    """Failures of the whole scenario by endpoint, kind and status."""
+    if not session.measured:
+        return []
+    first = session.measured[0].before
+    return error_counts_between(first, session.snapshot())
