@@ -115,6 +115,7 @@ def emulator() -> None:
     metavar="NAME=VALUE",
     help="Any other runtime setting, e.g. shutdown_grace_s=1 or crash_cooloff_s=1; repeatable.",
 )
+@click.option("--exit-with-parent", is_flag=True, hidden=True, help="Stop when the parent process is gone.")
 def serve_command(
     host: str,
     port: int,
@@ -126,6 +127,7 @@ def serve_command(
     metrics_interval: float | None,
     boot_delay: float | None,
     extra_settings: tuple[str, ...],
+    exit_with_parent: bool,
 ) -> None:
     """Start the Platform API and every app's router and dynos; Ctrl-C/SIGTERM stops them all."""
     check_loopback(host)
@@ -142,6 +144,7 @@ def serve_command(
         port=port,
         apps=tuple(parse_app_option(raw) for raw in apps),
         ready_file=ready_file,
+        exit_with_parent=exit_with_parent,
         settings=_settings(named, extra_settings),
     )
     serve(options, lambda info: _print_ready(info, generated))

@@ -4,8 +4,10 @@ The emulator runs on asyncio and must never share a process with gevent
 (Locust), so it always runs as `python -m harness.emulator serve` in a new
 session. `start()` waits for its ready file; `stop()` sends SIGTERM (every
 dyno is stopped through `AppRuntime.close()`), waits, and SIGKILLs the
-process group it started if it has to. The token travels in the child's
-environment, never on its command line (visible to `ps`).
+process group it started if it has to. If this process dies without stopping
+it, the emulator notices it was orphaned and stops itself (`--exit-with-parent`).
+The token travels in the child's environment, never on its command line
+(visible to `ps`).
 
 The fault helpers call the admin endpoints under `/__emulator/` (see `api.py`).
 """
@@ -81,7 +83,7 @@ class EmulatorProcess:
         workdir = Path(tempfile.mkdtemp(prefix="harness-emulator-"))
         ready_file = workdir / "ready.json"
         command = [sys.executable, "-m", "harness.emulator", "serve", "--host", host, "--port", str(port)]
-        command += ["--ready-file", str(ready_file)]
+        command += ["--ready-file", str(ready_file), "--exit-with-parent"]
         for name, directory in (apps or {}).items():
             command += ["--app", f"{name}={Path(directory).resolve()}"]
         for name, value in settings.items():

@@ -1,6 +1,7 @@
 """The emulator process: one asyncio loop running the Platform API and one `AppRuntime` per app.
 
-`serve(options, on_ready)` blocks until SIGINT/SIGTERM, then stops every dyno
+`serve(options, on_ready)` blocks until SIGINT/SIGTERM/SIGHUP (or, with
+`exit_with_parent`, until the process that started it is gone), then stops every dyno
 (through `AppRuntime.close()`) and returns, so the process exits 0. Once every
 socket listens it writes the ready file (JSON: api_url, token, pid, apps
 {name: {id, web_url}}) atomically, readable by its owner only, and calls
@@ -79,6 +80,7 @@ class ServerOptions:
     port: int = 0
     apps: Sequence[tuple[str, Path]] = ()
     ready_file: Path | None = None
+    exit_with_parent: bool = False
     settings: RuntimeSettings = field(default_factory=RuntimeSettings)
 
 
@@ -163,12 +165,26 @@ def write_private_json(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PARENT_POLL_S = 0.5
+
+
+async def _watch_parent(stop: asyncio.Event) -> None:
+    """Stop when the process that started us is gone (we get re-parented), e.g. a test run killed -9."""
+    parent = os.getppid()
+    while not stop.is_set():
+        await asyncio.sleep(PARENT_POLL_S)
+        if os.getppid() != parent:
+            stop.set()
+
+
 async def run(options: ServerOptions, on_ready: Callable[[ReadyInfo], None] | None = None) -> None:
-    """Start, report readiness, wait for SIGINT/SIGTERM, stop everything."""
+    """Start, report readiness, wait for SIGINT/SIGTERM/SIGHUP (or the parent's exit), stop everything."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
+    watcher = loop.create_task(_watch_parent(stop)) if options.exit_with_parent else None
     server = EmulatorServer(options)
     try:
         info = await server.start()
@@ -176,8 +192,10 @@ async def run(options: ServerOptions, on_ready: Callable[[ReadyInfo], None] | No
             on_ready(info)
         await stop.wait()
     finally:
+        if watcher is not None:
+            watcher.cancel()
         await server.close()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
 
 

@@ -15,7 +15,10 @@ session emulator's `harness-demo` stays at web=1.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -428,3 +431,31 @@ def test_named_apps_run_and_stop_leaves_no_processes(tmp_path: Path) -> None:
         status = emulator.stop()
     assert status == 0, "SIGTERM is a clean exit"
     assert not any(_alive(pid) for pid in pids)
+
+
+ORPHANING_PARENT = """
+import json, sys, time
+from harness.emulator import EmulatorProcess
+emulator = EmulatorProcess.start(shutdown_grace_s=2.0)
+deadline = time.monotonic() + 30
+while not emulator.processes("harness-demo") and time.monotonic() < deadline:
+    time.sleep(0.1)
+pids = [p["pid"] for p in emulator.processes("harness-demo")]
+print(json.dumps({"emulator": emulator.pid, "dynos": pids}), flush=True)
+time.sleep(120)
+"""
+
+
+def test_an_orphaned_emulator_stops_itself_and_its_dynos() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", ORPHANING_PARENT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        started = json.loads(parent.stdout.readline())
+    finally:
+        parent.kill()
+        parent.wait()
+    assert started["dynos"], "the demo dyno was running"
+    pids = [started["emulator"], *started["dynos"]]
+    assert wait_for(
+        "the orphaned emulator and its dynos to exit", lambda: not any(_alive(p) for p in pids) or None
+    )
