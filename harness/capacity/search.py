@@ -385,20 +385,24 @@ class _Search:
             return True
         return hi <= lo * (1 + self.params.tolerance) + 1e-9
 
-    def _estimate_rps(self, exclude: _Trial | None = None) -> float | None:
-        """Capacity estimate: successful req/s pooled over clearly saturated windows (by duration).
+    def _estimate_rps(self, exclude: _Trial | None = None, *, clear_only: bool = False) -> float | None:
+        """Capacity estimate: successful req/s pooled over saturated windows (weighted by duration).
 
-        Only windows short of the expected throughput by twice the saturation
-        tolerance (an overshoot, not a noisy window near the line), only the
-        newest window at each level, and only above the last good level: a
-        window a re-test overturned was noise, not capacity.
+        Only the newest window at each level, and only above the last good
+        level: a window a re-test overturned was noise, not capacity. With
+        `clear_only`, only windows short by twice the saturation tolerance (an
+        overshoot, not a noisy window near the line): strong enough to
+        *explain* a break rather than merely to suggest where to look.
         """
         lo, _ = self._bracket()
         floor = lo.level if lo is not None else 0.0
         saturated = [
             t
             for t in self._latest().values()
-            if t is not exclude and t.level > floor and self._clearly_saturated(t)
+            if t is not exclude
+            and t.level > floor
+            and t.judgement.saturated
+            and (self._clearly_saturated(t) or not clear_only)
         ]
         seconds = sum(t.window.duration_s for t in saturated)
         if seconds <= 0:
@@ -434,19 +438,27 @@ class _Search:
         rate = self._per_user_rps()
         return level * rate if rate is not None else None
 
-    def _estimate_level(self, exclude: _Trial | None = None) -> float | None:
+    def _estimate_level(self, exclude: _Trial | None = None, *, clear_only: bool = False) -> float | None:
         """The level at which the offered load equals the capacity estimate."""
-        estimate = self._estimate_rps(exclude)
+        estimate = self._estimate_rps(exclude, clear_only=clear_only)
         if estimate is None or self.params.mode is LevelMode.ARRIVAL_RATE:
             return estimate
         rate = self._per_user_rps()
         return estimate / rate if rate else None
 
     def _surprising(self, hi: _Trial) -> bool:
-        """Should the final upper bound be re-tested before it decides the answer?"""
+        """Should the final upper bound be re-tested before it decides the answer?
+
+        Not when a long hold broke, when it was re-tested already, when another
+        window broke close above it (two windows agree), or when a clear
+        overshoot elsewhere puts the capacity below it.
+        """
         if hi.level in self.retested or hi.hold_s >= self.params.confirm_hold_s:
             return False
-        estimate = self._estimate_level(exclude=hi)
+        near = hi.level * (1 + 2 * self.params.tolerance)
+        if any(not t.ok and hi.level < t.level <= near for t in self._latest().values()):
+            return False
+        estimate = self._estimate_level(exclude=hi, clear_only=True)
         margin = 1 + (self.params.limits.saturation_tolerance or self.params.tolerance)
         return estimate is None or hi.level < estimate * margin
 
