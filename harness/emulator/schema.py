@@ -103,6 +103,11 @@ def find_link(method: str, path: str, *, title: str | None = None) -> Link:
     Literal hrefs beat templated ones (`/account/rate-limits` is not `/users/{id}`);
     `title` picks among links sharing a method and href (release Create vs Rollback).
     """
+    return _candidates(method, path, title)[0]
+
+
+def _candidates(method: str, path: str, title: str | None) -> list[Link]:
+    """Matching links, most specific href first."""
     bare = unquote(urlsplit(path).path).rstrip("/") or "/"
     method = method.upper()
     matches = [ln for ln in _links() if ln.method == method and ln.pattern.match(bare)]
@@ -110,7 +115,8 @@ def find_link(method: str, path: str, *, title: str | None = None) -> Link:
         matches = [ln for ln in matches if ln.title == title]
     if not matches:
         raise LookupError(f"no schema link for {method} {bare}")
-    return min(matches, key=lambda ln: ln.href.count("{"))
+    fewest = min(ln.href.count("{") for ln in matches)
+    return [ln for ln in matches if ln.href.count("{") == fewest]
 
 
 def response_errors(
@@ -127,11 +133,21 @@ def response_errors(
 
 
 def request_errors(method: str, path: str, body: Any, *, title: str | None = None) -> list[str]:
-    """Every way a request body differs from the link's request schema."""
-    link = find_link(method, path, title=title)
-    if link.request_schema is None:
-        return [] if body in (None, {}) else [f"{method} {path} takes no body"]
-    return _validate(link.request_schema, body, loopback_web_url=False)
+    """Every way a request body differs from the link's request schema.
+
+    Without `title`, a body that fits any link sharing the method and href passes
+    (`POST /apps/{app}/releases` is both Create `{slug}` and Rollback `{release}`).
+    """
+    found: list[list[str]] = []
+    for link in _candidates(method, path, title):
+        if link.request_schema is None:
+            errors = [] if body in (None, {}) else [f"{method} {path} takes no body"]
+        else:
+            errors = _validate(link.request_schema, body, loopback_web_url=False)
+        if not errors:
+            return []
+        found.append([f"{link.title}: {e}" for e in errors])
+    return [e for errors in found for e in errors]
 
 
 def assert_response(method: str, path: str, body: Any, **kwargs: bool) -> None:

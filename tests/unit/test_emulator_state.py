@@ -11,7 +11,7 @@ import pytest
 from harness.emulator.ranges import paginate, parse_range
 from harness.emulator.ratelimit import GcraBucket
 from harness.emulator.render import app_json, dyno_size_json, formation_json, release_json, slug_json
-from harness.emulator.schema import assert_response, find_link, response_errors
+from harness.emulator.schema import assert_response, find_link, request_errors, response_errors
 from harness.emulator.state import (
     DYNO_SIZES,
     AddOnPlan,
@@ -205,6 +205,15 @@ def test_schema_checks_are_not_vacuous() -> None:
     assert response_errors("GET", "/account/rate-limits", {"remaining": "many"})
     assert find_link("GET", "/account/rate-limits").resource == "rate-limit"
     assert find_link("POST", "/apps/x/releases", title="Rollback").request_schema is not None
+    assert (
+        request_errors("POST", "/apps/x/releases", {"release": "1f0e3b9a-7c1d-4e2a-9b8c-1d2e3f4a5b6c"}) == []
+    )
+    assert request_errors("POST", "/apps/x/releases", {"slug": "1f0e3b9a-7c1d-4e2a-9b8c-1d2e3f4a5b6c"}) == []
+    assert request_errors("POST", "/apps/x/releases", {}), "neither slug nor release"
+    cli_style = {"updates": [{"type": "web", "quantity": "+1", "size": "standard-2x"}]}
+    assert request_errors("PATCH", "/apps/x/formation", cli_style), (
+        "the CLI's legacy form is not the schema's"
+    )
 
 
 # -- Range -----------------------------------------------------------------------------------------
