@@ -23,10 +23,16 @@ def _wants_gevent(argv: list[str]) -> bool:
 
 def main() -> None:
     """Patch (when needed), then hand over to click."""
-    if _wants_gevent(sys.argv):
-        from gevent import monkey
+    if not _wants_gevent(sys.argv):
+        # `harness emulator ...` runs its own group alone: `harness.cli.app` imports the load commands,
+        # and importing locust patches the process with gevent all the same.
+        from harness.emulator.__main__ import run_emulator_cli
 
-        monkey.patch_all()
+        run_emulator_cli(sys.argv[sys.argv.index("emulator") + 1 :], prog_name="harness emulator")
+        return
+    from gevent import monkey
+
+    monkey.patch_all()
     from harness.cli.app import cli
 
     cli()
