@@ -94,9 +94,10 @@ def _banner(record: RunRecord) -> str | None:
 def _generator_warnings(run: RunDir) -> list[str]:
     """Load-generator saturation: Locust's CPU warnings and steps measured above 90 % CPU."""
     record = run.record
-    warnings = list(record.load_generator.cpu_warnings)
-    for scenario in record.scenarios:
-        warnings += [f"{scenario.name}: {w}" for w in scenario.cpu_warnings]
+    per_scenario = [(s.name, w) for s in record.scenarios for w in s.cpu_warnings]
+    said = {w for _, w in per_scenario}
+    warnings = [w for w in record.load_generator.cpu_warnings if w not in said]
+    warnings += [f"{name}: {w}" for name, w in per_scenario]
     steps = run.steps
     saturated = steps[steps["generator_saturated"].astype(bool)] if not steps.empty else steps
     for row in _records(saturated):
