@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -89,7 +90,8 @@ class DynoBoot(_Frozen):
     size: str | None
     created_at: datetime | None
     up_at: datetime | None  # the dyno's `updated_at` ("when process last changed state")
-    boot_s: float | None  # up_at − created_at, seconds
+    boot_s: float | None  # up_at − created_at, seconds (the API's timestamps have 1 s resolution)
+    seen_up_after_s: float | None  # PATCH sent → the first poll that saw this dyno up (local clock)
     preexisting: bool  # created before the scale request (not booted by it)
 
 
@@ -188,11 +190,12 @@ def wait_progress(
     return WaitProgress(ready=ready, missing=missing, crashed=crashed)
 
 
-def _boot(dyno: Dyno, requested_at: datetime) -> DynoBoot:
+def _boot(dyno: Dyno, requested_at: datetime, seen_up_after_s: float | None = None) -> DynoBoot:
     boot_s = None
     if dyno.created_at is not None and dyno.updated_at is not None:
         boot_s = max(0.0, (dyno.updated_at - dyno.created_at).total_seconds())
-    preexisting = dyno.created_at is not None and dyno.created_at < requested_at
+    # API timestamps are whole seconds: compare against the request time truncated the same way.
+    preexisting = dyno.created_at is not None and dyno.created_at < requested_at.replace(microsecond=0)
     return DynoBoot(
         name=dyno.name,
         type=dyno.type,
@@ -200,6 +203,7 @@ def _boot(dyno: Dyno, requested_at: datetime) -> DynoBoot:
         created_at=dyno.created_at,
         up_at=dyno.updated_at,
         boot_s=boot_s,
+        seen_up_after_s=seen_up_after_s,
         preexisting=preexisting,
     )
 
@@ -223,10 +227,13 @@ def scale_to(
     requested_at, started = datetime.now(UTC), time.monotonic()
     progress(f"scaling {app} to {target.describe()}")
     client.update_formation(app, target)
-    polls = 0
+    polls, seen_up = 0, dict[str, float]()
     for delay in (poll or PollPolicy()).delays():
         polls += 1
         state = wait_progress(client.dynos(app), target, types, version)
+        now = time.monotonic() - started
+        for dyno in (d for ready in state.ready.values() for d in ready):
+            seen_up.setdefault(dyno.id, now)
         if state.crashed:
             names = ", ".join(d.name for d in state.crashed)
             raise FormationError(
@@ -248,7 +255,7 @@ def scale_to(
         progress(f"waiting: {state.describe()}")
         time.sleep(delay)
     latency = time.monotonic() - started
-    boots = tuple(_boot(d, requested_at) for dynos in state.ready.values() for d in dynos)
+    boots = tuple(_boot(d, requested_at, seen_up.get(d.id)) for dynos in state.ready.values() for d in dynos)
     return ScaleResult(
         app=app,
         original=original,
@@ -331,6 +338,17 @@ class Interrupted(KeyboardInterrupt):
         return 128 + self.signum
 
 
+def _quiet_gevent_hub() -> None:
+    """Under gevent a signal handler may run in the hub, which prints any exception it raises before
+    passing it (a KeyboardInterrupt) to the main greenlet; `Interrupted` is expected, so not printed."""
+    hub_module = sys.modules.get("gevent.hub")
+    if hub_module is None:
+        return
+    hub = hub_module.get_hub()
+    if not issubclass(Interrupted, hub.NOT_ERROR):
+        hub.NOT_ERROR = (*hub.NOT_ERROR, Interrupted)
+
+
 class SignalGuard:
     """Turns the first SIGINT/SIGTERM into `Interrupted`; later ones (during restore) only wait."""
 
@@ -355,6 +373,7 @@ class SignalGuard:
 
     def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
+            _quiet_gevent_hub()
             for signum in self.signals:
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self

@@ -86,17 +86,20 @@ def test_boot_time_from_platform_timestamps() -> None:
             "updated_at": requested + timedelta(seconds=9),
         }
     )
-    assert _boot(raw, requested) == DynoBoot(
+    assert _boot(raw, requested, 8.5) == DynoBoot(
         name="web.2",
         type="web",
         size="Standard-2X",
         created_at=raw.created_at,
         up_at=raw.updated_at,
         boot_s=8.0,
+        seen_up_after_s=8.5,
         preexisting=False,
     )
     old = raw.model_copy(update={"created_at": requested - timedelta(hours=1)})
     assert _boot(old, requested).preexisting
+    same_second = raw.model_copy(update={"created_at": requested})  # API time has whole seconds
+    assert not _boot(same_second, requested + timedelta(seconds=0.4)).preexisting
 
 
 def test_first_signal_raises_and_later_ones_wait_for_the_restore() -> None:
