@@ -9,6 +9,7 @@ output, ``heroku`` for the router and the dyno manager; dyno ``web.1`` or
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator
@@ -25,8 +26,21 @@ SUBSCRIBER_BACKLOG = 10_000
 
 def format_line(source: str, dyno: str, message: str, when: datetime | None = None) -> str:
     """One Heroku log line; `when` defaults to now (UTC)."""
-    stamp = (when or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+    stamp = _now_stamp() if when is None else when.astimezone(UTC).isoformat(timespec="microseconds")
     return f"{stamp} {source}[{dyno}]: {message}"
+
+
+_second_cache: tuple[int, str] = (-1, "")
+
+
+def _now_stamp() -> str:
+    """Now as `2024-10-17T22:23:22.209776+00:00`; the router logs every request, so seconds are cached."""
+    global _second_cache
+    now = time.time()
+    second = int(now)
+    if _second_cache[0] != second:
+        _second_cache = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second_cache[1]}.{int((now - second) * 1e6):06d}+00:00"
 
 
 def _matches(source: str | None, dyno: str | None, line_source: str, line_dyno: str) -> bool:
@@ -93,8 +107,9 @@ class LogBuffer:
         """Record one line (`source` "app" or "heroku", `dyno` "web.1" or "router"); returns it formatted."""
         entry = _Entry(source, dyno, format_line(source, dyno, message, when))
         self._entries.append(entry)
-        for subscriber in list(self._subscribers):
-            subscriber._offer(entry)
+        if self._subscribers:
+            for subscriber in list(self._subscribers):
+                subscriber._offer(entry)
         return entry.line
 
     def recent(self, n: int, *, source: str | None = None, dyno: str | None = None) -> list[str]:

@@ -1,4 +1,4 @@
-"""The app's router: one aiohttp server per app on loopback, with Heroku's routing semantics.
+"""The app's router: one server per app on loopback, with Heroku's routing semantics.
 
 Each request goes to a randomly chosen `up` web dyno (Heroku's random
 selection) among those under `active_per_dyno` in-flight requests; when every
@@ -10,36 +10,44 @@ with `at=error code=H.. desc="..."`:
 - H10 web dynos exist, none is up and none is booting (crashed);
 - H11 backlog too deep; H12 no response headers within `router_timeout_s`
   (counted from arrival, backlog wait included);
-- H13 the dyno closed the connection without a response;
+- H13 the dyno closed the connection without a response; H18 it closed it
+  mid-body (`sock=backend`); H27 the client went away (`sock=client`, 499);
 - H14 web formation is 0; H80 maintenance mode (`at=info`);
 - H19/H21 connecting timed out / was refused on every dyno tried (other
   dynos are tried first); H20 no web dyno came up within `router_boot_wait_s`.
 
-Connections to dynos are pooled (keep-alive, idle ones dropped after 1 s so
-a dyno's own keep-alive timeout never races us); a request that finds its
-pooled connection closed before any response is retried once on a fresh one.
+Not modelled: H15/H28 idle windows, H22 connection limits, WebSocket upgrades
+(answered 501). The wire work is in `proxy.py` (httptools, pooled keep-alive
+connections to dynos); a request that finds its pooled connection closed
+before any response byte is retried once on a fresh connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import random
 import re
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-
-import aiohttp
-from aiohttp import web
-from multidict import CIMultiDict
-from yarl import URL
+from typing import TYPE_CHECKING, Protocol
 
 from harness.emulator.logs import LogBuffer
+from harness.emulator.proxy import (
+    HOP_BY_HOP,
+    ClientConnection,
+    ConnectFailed,
+    ProxyRequest,
+    ResponseHead,
+    ResponseRelay,
+    UpstreamClosed,
+    UpstreamPool,
+    error_response,
+)
 
 if TYPE_CHECKING:
     from harness.emulator.runtime import RuntimeSettings
@@ -47,28 +55,12 @@ if TYPE_CHECKING:
 __all__ = ["ERROR_PAGE", "Backend", "Router", "RouterTarget", "WebStatus"]
 
 # Heroku keeps a client's X-Request-Id if it is 20-200 of these characters, else makes a new one.
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9+/=-]{20,200}$")
-# Headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus the ones we recompute.
-_HOP_BY_HOP = frozenset(
-    h.lower()
-    for h in (
-        "Connection",
-        "Keep-Alive",
-        "Proxy-Authenticate",
-        "Proxy-Authorization",
-        "Proxy-Connection",
-        "TE",
-        "Trailer",
-        "Transfer-Encoding",
-        "Upgrade",
-        "Content-Length",
-    )
-)
-VIA = "1.1 heroku-router"
-# Bodies up to this size (bytes) are read whole and sent with Content-Length; larger ones stream.
-BUFFER_LIMIT = 1 << 20
-# Idle pooled connections to dynos are closed after this (s): shorter than any server's keep-alive.
-KEEPALIVE_S = 1.0
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9+/=-]{20,200}$")
+# Request headers the router sets itself (the client's values are replaced or extended).
+_REPLACED = frozenset({b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-port"})
+_REPLACED |= {b"x-request-start", b"via"}
+VIA = b"1.1 heroku-router"
+_NO_BODY_STATUSES = frozenset({204, 304})
 
 ERROR_PAGE = (
     b"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Application Error</title></head>\n"
@@ -88,11 +80,9 @@ _DESCRIPTIONS = {
     "H19": "Backend connection timeout",
     "H20": "App boot timeout",
     "H21": "Backend connection refused",
+    "H27": "Client Request Interrupted",
     "H80": "Maintenance mode",
 }
-
-# Time (ms) the last `connect()` of this request's task took; set by `_TimedConnector`.
-_connect_ms: contextvars.ContextVar[float] = contextvars.ContextVar("connect_ms", default=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,17 +127,6 @@ class _RouterError(Exception):
         self.backend = backend
         self.at = at
         self.sock = sock
-
-
-class _TimedConnector(aiohttp.TCPConnector):
-    """A pooling connector that records how long obtaining a connection took (the log's `connect=`)."""
-
-    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return await super().connect(req, traces, timeout)
-        finally:
-            _connect_ms.set((time.perf_counter() - started) * 1000.0)
 
 
 class _Limiter:
@@ -210,7 +189,12 @@ class _Limiter:
             self._waiters.popleft().set_result(self._take(pick))
 
 
-@dataclass
+def _new_request_id() -> str:
+    """A random (version 4) uuid; not for secrets, so no os.urandom syscall per request."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
+@dataclass(slots=True)
 class _Exchange:
     """One request's routing facts, for its log line."""
 
@@ -224,7 +208,7 @@ class _Exchange:
     service_ms: float | None = None
     status: int | None = None
     bytes: int | None = None
-    sent: float = 0.0  # perf_counter when the request was sent to the dyno
+    sent: float = 0.0  # perf_counter when the request was written to the dyno
 
 
 class Router:
@@ -234,30 +218,22 @@ class Router:
         self._target = target
         self._limiter = _Limiter(target)
         self._web_event = asyncio.Event()
-        self._runner: web.ServerRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._pool = UpstreamPool()
+        self._server: asyncio.Server | None = None
+        self._clients: weakref.WeakSet[ClientConnection] = weakref.WeakSet()
         self.port = 0
 
     async def start(self, *, host: str = "127.0.0.1", port: int = 0) -> int:
         """Start serving; returns the bound port."""
-        connector = _TimedConnector(
-            limit=0, limit_per_host=0, keepalive_timeout=KEEPALIVE_S, ttl_dns_cache=None
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._target.settings.connect_timeout_s),
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
-        server = web.Server(self._handle, access_log=None)
-        self._runner = web.ServerRunner(server, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, backlog=4096)
-        await site.start()
-        sockets = self._runner.addresses
-        self.port = int(sockets[0][1]) if sockets else port
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._connection, host, port, backlog=4096)
+        self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
+
+    def _connection(self) -> ClientConnection:
+        connection = ClientConnection(self._handle)
+        self._clients.add(connection)
+        return connection
 
     def web_changed(self) -> None:
         """The set of up web dynos changed: wake requests waiting for a dyno or a free slot."""
@@ -266,44 +242,62 @@ class Router:
         self._limiter.drain()
 
     async def close(self) -> None:
-        """Stop accepting, drop the connection pool. Safe to call twice."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Stop accepting, close client and dyno connections. Safe to call twice."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        for client in list(self._clients):
+            client.close()
+        self._pool.close()
+        await server.wait_closed()
 
     # --- request handling ---------------------------------------------------------------------
 
-    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _handle(self, client: ClientConnection, request: ProxyRequest) -> None:
+        """Route one request and relay the response; every outcome gets its log line."""
         started = time.perf_counter()
         exchange = self._exchange(request)
         try:
-            upstream, backend = await self._dispatch_in_time(request, exchange, started)
+            relay, backend = await self._dispatch_in_time(request, exchange, started)
         except _RouterError as error:
-            return self._fail(error, exchange)
+            self._fail(client, request, error, exchange)
+            return
         try:
-            response = await self._respond(request, upstream, exchange)
-        except _RouterError as error:
-            return self._fail(error, exchange)
+            head = relay.head.result()
+            exchange.status = head.status
+            relay.attach(
+                client, self._response_head(head, request), chunked_out=self._chunked_out(head, request)
+            )
+            try:
+                exchange.bytes = await relay.done
+            except UpstreamClosed:
+                exchange.bytes = relay.body_bytes
+                exchange.service_ms = (time.perf_counter() - exchange.sent) * 1000.0
+                self._log(exchange, code="H18", at="error", sock="backend")
+                client.close()
+                return
+            except ConnectionResetError:
+                exchange.status, exchange.bytes = 499, relay.body_bytes
+                exchange.service_ms = (time.perf_counter() - exchange.sent) * 1000.0
+                self._log(exchange, code="H27", at="warning", sock="client")
+                return
+            exchange.service_ms = (relay.finished_at - exchange.sent) * 1000.0
         finally:
-            upstream.release()
             self._limiter.release(backend)
         self._log(exchange)
-        return response
 
-    def _exchange(self, request: web.BaseRequest) -> _Exchange:
-        client_id = request.headers.get("X-Request-Id", "")
-        request_id = client_id if _REQUEST_ID.match(client_id) else str(uuid.uuid4())
-        peer = request.remote or "127.0.0.1"
-        previous = request.headers.get("X-Forwarded-For")
-        fwd = f"{previous}, {peer}" if previous else peer
-        return _Exchange(request.method, request.raw_path, request.host, request_id, fwd)
+    def _exchange(self, request: ProxyRequest) -> _Exchange:
+        client_id = request.header(b"x-request-id") or b""
+        request_id = client_id.decode("ascii") if _REQUEST_ID.match(client_id) else _new_request_id()
+        previous = request.header(b"x-forwarded-for")
+        fwd = f"{previous.decode('latin-1')}, {request.peer}" if previous else request.peer
+        host = (request.header(b"host") or b"").decode("latin-1")
+        return _Exchange(request.method, request.target.decode("latin-1"), host, request_id, fwd)
 
     async def _dispatch_in_time(
-        self, request: web.BaseRequest, exchange: _Exchange, started: float
-    ) -> tuple[aiohttp.ClientResponse, Backend]:
+        self, request: ProxyRequest, exchange: _Exchange, started: float
+    ) -> tuple[ResponseRelay, Backend]:
         """Response headers from a dyno within `router_timeout_s` of arrival, else H12."""
         try:
             async with asyncio.timeout(self._target.settings.router_timeout_s):
@@ -312,20 +306,19 @@ class Router:
             exchange.service_ms = (time.perf_counter() - started) * 1000.0
             raise _RouterError("H12", backend=exchange.backend) from None
 
-    async def _dispatch(
-        self, request: web.BaseRequest, exchange: _Exchange
-    ) -> tuple[aiohttp.ClientResponse, Backend]:
-        """Pick a dyno (backlog, H10/H11/H14/H20/H80 rules) and send the request; retry refused connects."""
+    async def _dispatch(self, request: ProxyRequest, exchange: _Exchange) -> tuple[ResponseRelay, Backend]:
+        """Pick a dyno (backlog, H10/H11/H14/H20/H80 rules) and send the request; retry failed connects."""
         if self._target.maintenance:
             raise _RouterError("H80", at="info")
         await self._wait_for_web()
-        body = await request.read() if request.body_exists else None
         tried: set[Backend] = set()
+        payload = b""
         while True:
             backend = await self._limiter.acquire(frozenset(tried))
             exchange.backend = backend
+            payload = payload or self._request_bytes(request, exchange)
             try:
-                return await self._send(request, exchange, backend, body), backend
+                return await self._send(payload, request, exchange, backend), backend
             except BaseException as error:
                 self._limiter.release(backend)
                 retry = isinstance(error, _RouterError) and error.code in ("H19", "H21")
@@ -352,92 +345,97 @@ class Router:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._web_event.wait(), min(remaining, 0.25))
 
-    def _upstream_headers(self, request: web.BaseRequest, exchange: _Exchange) -> CIMultiDict[str]:
-        headers: CIMultiDict[str] = CIMultiDict()
-        for key, value in request.headers.items():
-            if key.lower() not in _HOP_BY_HOP:
-                headers.add(key, value)
-        headers["X-Request-Id"] = exchange.request_id
-        headers["X-Forwarded-For"] = exchange.fwd
-        headers["X-Forwarded-Proto"] = "http"
-        headers["X-Forwarded-Port"] = str(self.port)
-        headers["X-Request-Start"] = str(int(time.time() * 1000))
-        via = request.headers.get("Via")
-        headers["Via"] = f"{via}, {VIA}" if via else VIA
-        return headers
-
     async def _send(
-        self, request: web.BaseRequest, exchange: _Exchange, backend: Backend, body: bytes | None
-    ) -> aiohttp.ClientResponse:
-        """The dyno's response (headers read); connection failures become H13/H19/H21."""
-        assert self._session is not None
-        url = URL(f"http://127.0.0.1:{backend.port}{request.raw_path}", encoded=True)
-        headers = self._upstream_headers(request, exchange)
+        self, payload: bytes, request: ProxyRequest, exchange: _Exchange, backend: Backend
+    ) -> ResponseRelay:
+        """Write the request to the dyno and wait for the response head; failures become H13/H19/H21."""
+        settings = self._target.settings
+        fresh = False
         for attempt in (1, 2):
-            exchange.sent = time.perf_counter()
+            began = time.perf_counter()
             try:
-                upstream = await self._session.request(
-                    request.method, url, headers=headers, data=body, allow_redirects=False
+                upstream = await self._pool.acquire(
+                    backend.port, connect_timeout_s=settings.connect_timeout_s, fresh=fresh
                 )
-            except aiohttp.ServerDisconnectedError:
-                exchange.connect_ms = _connect_ms.get()
-                if attempt == 1:
-                    continue  # maybe a pooled connection the dyno closed while idle: once more, fresh
+            except ConnectFailed as failed:
+                exchange.connect_ms = (time.perf_counter() - began) * 1000.0
+                raise _RouterError("H19" if failed.timed_out else "H21", backend=backend) from None
+            exchange.sent = time.perf_counter()
+            exchange.connect_ms = (exchange.sent - began) * 1000.0
+            relay = upstream.send(payload, head_only=request.method == "HEAD")
+            try:
+                await relay.head
+            except UpstreamClosed as closed:
+                if attempt == 1 and upstream.reused and not closed.got_bytes:
+                    fresh = True  # a pooled connection the dyno had closed while idle
+                    continue
                 raise _RouterError("H13", backend=backend) from None
-            except aiohttp.ConnectionTimeoutError:
-                exchange.connect_ms = (time.perf_counter() - exchange.sent) * 1000.0
-                raise _RouterError("H19", backend=backend) from None
-            except aiohttp.ClientConnectorError:
-                exchange.connect_ms = (time.perf_counter() - exchange.sent) * 1000.0
-                raise _RouterError("H21", backend=backend) from None
-            except (aiohttp.ClientOSError, aiohttp.ClientPayloadError, aiohttp.ServerTimeoutError):
-                exchange.connect_ms = _connect_ms.get()
-                raise _RouterError("H13", backend=backend) from None
-            exchange.connect_ms = _connect_ms.get()
-            return upstream
+            except asyncio.CancelledError:
+                upstream.discard()  # H12: the dyno may still answer; never reuse this connection
+                raise
+            return relay
         raise AssertionError("unreachable")
 
-    async def _respond(
-        self, request: web.BaseRequest, upstream: aiohttp.ClientResponse, exchange: _Exchange
-    ) -> web.StreamResponse:
-        """Copy the dyno's response to the client: buffered when small and sized, else streamed."""
-        headers: CIMultiDict[str] = CIMultiDict()
-        for key, value in upstream.headers.items():
-            if key.lower() not in _HOP_BY_HOP:
-                headers.add(key, value)
-        headers.add("Via", VIA)
-        exchange.status = upstream.status
-        length = upstream.content_length
-        if length is not None and length <= BUFFER_LIMIT:
-            try:
-                body = await upstream.read()
-            except (aiohttp.ClientError, OSError):
-                raise _RouterError("H18", backend=exchange.backend, sock="backend") from None
-            exchange.bytes = len(body)
-            exchange.service_ms = self._service_ms(exchange)
-            return web.Response(status=upstream.status, reason=upstream.reason, headers=headers, body=body)
-        response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
-        await response.prepare(request)
-        exchange.bytes = 0
-        try:
-            async for chunk in upstream.content.iter_any():
-                exchange.bytes += len(chunk)
-                await response.write(chunk)
-        except (aiohttp.ClientError, OSError):
-            exchange.service_ms = self._service_ms(exchange)
-            self._log(exchange, code="H18", sock="backend")
-            raise  # the client sees the connection end mid-body, as from Heroku
-        await response.write_eof()
-        exchange.service_ms = self._service_ms(exchange)
-        return response
+    def _request_bytes(self, request: ProxyRequest, exchange: _Exchange) -> bytes:
+        """The request as the dyno gets it: hop-by-hop headers dropped, Heroku's headers added."""
+        parts = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.target)]
+        via = b""
+        for name, value in request.headers:
+            lower = name.lower()
+            if lower == b"via":
+                via = value + b", "
+            if lower not in HOP_BY_HOP and lower not in _REPLACED:
+                parts.append(b"%s: %s\r\n" % (name, value))
+        parts.append(
+            b"X-Request-Id: %s\r\nX-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n"
+            b"X-Forwarded-Port: %d\r\nX-Request-Start: %d\r\nVia: %s%s\r\n"
+            % (
+                exchange.request_id.encode("ascii"),
+                exchange.fwd.encode("latin-1"),
+                self.port,
+                int(time.time() * 1000),
+                via,
+                VIA,
+            )
+        )
+        if request.body or request.method in ("POST", "PUT", "PATCH"):
+            parts.append(b"Content-Length: %d\r\n" % len(request.body))
+        parts.append(b"\r\n")
+        parts.append(request.body)
+        return b"".join(parts)
 
     @staticmethod
-    def _service_ms(exchange: _Exchange) -> float:
-        return max(0.0, (time.perf_counter() - exchange.sent) * 1000.0 - (exchange.connect_ms or 0.0))
+    def _has_body(head: ResponseHead, request: ProxyRequest) -> bool:
+        return request.method != "HEAD" and head.status not in _NO_BODY_STATUSES and head.status >= 200
+
+    def _chunked_out(self, head: ResponseHead, request: ProxyRequest) -> bool:
+        return head.content_length is None and self._has_body(head, request) and request.http_version == "1.1"
+
+    def _response_head(self, head: ResponseHead, request: ProxyRequest) -> bytes:
+        """The client's status line and headers: the dyno's, re-framed for this client, plus Via."""
+        parts = [b"HTTP/1.1 %d %s\r\n" % (head.status, head.reason or b"Unknown")]
+        for name, value in head.headers:
+            if name.lower() not in HOP_BY_HOP:
+                parts.append(b"%s: %s\r\n" % (name, value))
+        parts.append(b"Via: %s\r\n" % VIA)
+        if head.content_length is not None:
+            parts.append(b"Content-Length: %d\r\n" % head.content_length)
+        elif self._chunked_out(head, request):
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+        elif self._has_body(head, request):
+            request.keep_alive = False  # an HTTP/1.0 client: the body ends when the connection does
+        if not request.keep_alive:
+            parts.append(b"Connection: close\r\n")
+        elif request.http_version == "1.0":
+            parts.append(b"Connection: keep-alive\r\n")
+        parts.append(b"\r\n")
+        return b"".join(parts)
 
     # --- errors and log lines -------------------------------------------------------------------
 
-    def _fail(self, error: _RouterError, exchange: _Exchange) -> web.Response:
+    def _fail(
+        self, client: ClientConnection, request: ProxyRequest, error: _RouterError, exchange: _Exchange
+    ) -> None:
         """The standard 503 error page, and the router's `at=error code=H..` line."""
         exchange.backend = error.backend
         exchange.status = 503
@@ -448,13 +446,9 @@ class Router:
             exchange.connect_ms = exchange.connect_ms or 0.0
             exchange.bytes = 0
             if exchange.service_ms is None:
-                exchange.service_ms = self._service_ms(exchange) if exchange.sent else 0.0
+                exchange.service_ms = (time.perf_counter() - exchange.sent) * 1000.0 if exchange.sent else 0.0
         self._log(exchange, code=error.code, at=error.at, sock=error.sock)
-        return web.Response(
-            status=503,
-            body=ERROR_PAGE,
-            headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache, no-store"},
-        )
+        client.write(error_response(503, b"Service Unavailable", ERROR_PAGE, keep_alive=request.keep_alive))
 
     def _log(
         self, exchange: _Exchange, *, code: str | None = None, at: str = "info", sock: str | None = None
