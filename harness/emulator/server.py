@@ -27,7 +27,8 @@ from typing import Any
 
 from aiohttp import web
 
-from harness.emulator.api import ApiContext, create_api
+from harness.emulator.api import create_api
+from harness.emulator.context import ApiContext
 from harness.emulator.control import Controller
 from harness.emulator.runtime import RuntimeSettings
 from harness.emulator.state import AddOnPlan, ApiError, Platform

@@ -1,0 +1,141 @@
+"""Fault injection: the admin endpoints under `/__emulator/` (bearer token, no Accept check, free).
+
+- `POST /faults {count, status, method?, path?}`: the next matching API calls answer 500/503/429;
+  `DELETE /faults` drops them and ends a freeze;
+- `POST /freeze {seconds}`: API requests hang until then, then answer;
+- `POST /rate-limit {remaining}`: set the bucket to that many calls;
+- `GET /requests[?since=SEQ]`, `DELETE /requests`: the journal of Platform API requests;
+- `POST /apps/{app}/dynos/{dyno}/crash`, `POST /apps/{app}/fail-next-boots {count}`,
+  `PATCH /apps/{app}/settings {RuntimeSettings fields}`, `GET /apps/{app}/processes` (pids, ports).
+
+`EmulatorProcess` wraps each of them in a method.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from aiohttp import web
+
+from harness.emulator.context import (
+    ADMIN_PREFIX,
+    FAULT_STATUSES,
+    FaultRule,
+    Handler,
+    app_of,
+    context_of,
+    json_body,
+)
+from harness.emulator.state import ApiError
+
+__all__ = ["ROUTES"]
+
+
+def _number(body: dict[str, Any], name: str, *, minimum: float = 0) -> float:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise ApiError(422, "invalid_params", f"{name} must be a number >= {minimum:g}.")
+    return float(value)
+
+
+async def admin_fail_next(request: web.Request) -> web.Response:
+    """`POST /__emulator/faults {count, status, method?, path?}`: the next matching API calls fail."""
+    body = await json_body(request)
+    count, status = int(_number(body, "count", minimum=1)), int(_number(body, "status"))
+    if status not in FAULT_STATUSES:
+        raise ApiError(422, "invalid_params", f"status must be one of {sorted(FAULT_STATUSES)}.")
+    method, path = body.get("method"), body.get("path")
+    if not all(v is None or isinstance(v, str) for v in (method, path)):
+        raise ApiError(422, "invalid_params", "method and path must be strings (or left out).")
+    ctx = context_of(request)
+    ctx.faults.append(FaultRule(remaining=count, status=status, method=method, path_prefix=path))
+    return web.json_response({"pending": [vars(rule) for rule in ctx.faults]}, status=201)
+
+
+async def admin_clear_faults(request: web.Request) -> web.Response:
+    """`DELETE /__emulator/faults`: no more injected failures (also ends a freeze)."""
+    ctx = context_of(request)
+    ctx.faults.clear()
+    ctx.frozen_until = 0.0
+    return web.json_response({"pending": []})
+
+
+async def admin_freeze(request: web.Request) -> web.Response:
+    """`POST /__emulator/freeze {seconds}`: API requests hang until then, then answer."""
+    seconds = _number(await json_body(request), "seconds")
+    context_of(request).frozen_until = time.monotonic() + seconds
+    return web.json_response({"frozen_s": seconds})
+
+
+async def admin_rate_limit(request: web.Request) -> web.Response:
+    """`POST /__emulator/rate-limit {remaining}`: drain (or refill) the bucket to that count."""
+    remaining = int(_number(await json_body(request), "remaining"))
+    return web.json_response({"remaining": context_of(request).bucket.drain_to(remaining)})
+
+
+async def admin_requests(request: web.Request) -> web.Response:
+    """`GET /__emulator/requests[?since=SEQ]`: the journal of Platform API requests, oldest first."""
+    since = int(request.query.get("since", "0") or 0)
+    return web.json_response([entry for entry in context_of(request).journal if entry["seq"] > since])
+
+
+async def admin_clear_requests(request: web.Request) -> web.Response:
+    """`DELETE /__emulator/requests`: empty the journal (sequence numbers keep counting)."""
+    context_of(request).journal.clear()
+    return web.json_response([])
+
+
+async def admin_crash(request: web.Request) -> web.Response:
+    """`POST /__emulator/apps/{app}/dynos/{dyno}/crash`: SIGKILL that dyno's process."""
+    app = app_of(request)
+    controller = context_of(request).controller
+    dyno = controller.find_dyno(app, request.match_info["dyno"])
+    controller.runtime(app).crash(dyno.name)
+    return web.json_response({"crashed": dyno.name})
+
+
+async def admin_fail_boots(request: web.Request) -> web.Response:
+    """`POST /__emulator/apps/{app}/fail-next-boots {count}`: the next boots exit at once."""
+    count = int(_number(await json_body(request), "count"))
+    context_of(request).controller.runtime(app_of(request)).fail_next_boots(count)
+    return web.json_response({"fail_next_boots": count})
+
+
+async def admin_settings(request: web.Request) -> web.Response:
+    """`PATCH /__emulator/apps/{app}/settings {boot_delay_s, router_timeout_s, ...}`."""
+    settings = context_of(request).controller.update_settings(app_of(request), await json_body(request))
+    return web.json_response(dataclasses.asdict(settings))
+
+
+async def admin_processes(request: web.Request) -> web.Response:
+    """`GET /__emulator/apps/{app}/processes`: every dyno with its pid and port (for cleanup checks)."""
+    app = app_of(request)
+    return web.json_response(
+        [
+            {
+                "name": d.name,
+                "state": d.state.value,
+                "pid": d.pid,
+                "port": d.port,
+                "boot_s": d.boot_s,
+                "release_version": d.release.version,
+            }
+            for d in context_of(request).controller.dynos(app)
+        ]
+    )
+
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("POST", ADMIN_PREFIX + "faults", admin_fail_next),
+    ("DELETE", ADMIN_PREFIX + "faults", admin_clear_faults),
+    ("POST", ADMIN_PREFIX + "freeze", admin_freeze),
+    ("POST", ADMIN_PREFIX + "rate-limit", admin_rate_limit),
+    ("GET", ADMIN_PREFIX + "requests", admin_requests),
+    ("DELETE", ADMIN_PREFIX + "requests", admin_clear_requests),
+    ("POST", ADMIN_PREFIX + "apps/{app}/dynos/{dyno}/crash", admin_crash),
+    ("POST", ADMIN_PREFIX + "apps/{app}/fail-next-boots", admin_fail_boots),
+    ("PATCH", ADMIN_PREFIX + "apps/{app}/settings", admin_settings),
+    ("GET", ADMIN_PREFIX + "apps/{app}/processes", admin_processes),
+]
