@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -401,6 +402,7 @@ def test_request_journal_keeps_bodies_and_drops_the_token(
 
 TINY_APP = """
 import os
+import signal
 from wsgiref.simple_server import make_server
 
 def app(environ, start_response):
@@ -459,3 +461,32 @@ def test_an_orphaned_emulator_stops_itself_and_its_dynos() -> None:
     assert wait_for(
         "the orphaned emulator and its dynos to exit", lambda: not any(_alive(p) for p in pids) or None
     )
+
+
+def test_serve_prints_a_generated_token_once_and_ctrl_c_exits_0(tmp_path: Path) -> None:
+    ready, output = tmp_path / "ready.json", tmp_path / "out.txt"
+    command = [
+        sys.executable,
+        "-m",
+        "harness.emulator",
+        "serve",
+        "--ready-file",
+        str(ready),
+        "--exit-with-parent",
+    ]
+    with output.open("wb") as sink:
+        serve = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        info = wait_for("the ready file", lambda: ready.exists() and json.loads(ready.read_text()))
+        assert info["pid"] == serve.pid and DEMO in info["apps"]
+        assert oct(ready.stat().st_mode & 0o777) == "0o600", "the ready file holds the token"
+        serve.send_signal(signal.SIGINT)
+        assert serve.wait(timeout=30) == 0
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+    printed = output.read_text()
+    assert printed.count(info["token"]) == 1 and "loopback-only dev token" in printed
+    assert info["api_url"] in printed and info["apps"][DEMO]["web_url"] in printed
+    assert not ready.exists(), "removed on the way out"
