@@ -11,7 +11,7 @@ Conventions enforced on every Platform API request, in this order:
 6. an injected fault (next N calls fail with 500/503/429) answers instead of the handler.
 
 Error bodies are `{id, message}`. Lists honour `Range` (see `ranges.py`).
-Every request (auth header removed) goes to a journal that `GET
+Every request (auth header removed, config var values masked) goes to a journal that `GET
 /__emulator/requests` returns, so client tests can check their requests
 against the schema. The admin endpoints under `/__emulator/` (same bearer
 token, no Accept check, never charged or journaled) are the fault-injection
@@ -53,6 +53,8 @@ from harness.emulator.state import DYNO_SIZES, ApiError, find_dyno_size
 __all__ = ["ROUTES", "create_api"]
 
 ACCEPT_PATTERN = re.compile(r"application/vnd\.heroku\+json\s*;\s*version=(3|3\.sdk)\s*(?:[;,]|$)")
+# Config var values are secrets: the journal keeps their names (and nulls), never their values.
+REDACTED = "[secure]"
 NOT_FOUND_ENDPOINT = (
     "The requested API endpoint was not found. Are you using the right HTTP verb (i.e. `GET` vs. `POST`), "
     "and did you specify your intended version with the `Accept` header?"
@@ -157,6 +159,8 @@ async def _journal(request: web.Request, response: web.StreamResponse, request_i
         body: Any = json.loads(raw) if raw else None
     except ValueError:
         body = raw.decode("utf-8", "replace")
+    if request.path.endswith("/config-vars") and isinstance(body, dict):
+        body = {key: REDACTED if isinstance(value, str) else value for key, value in body.items()}
     ctx.journal_seq += 1
     ctx.journal.append(
         {

@@ -396,6 +396,12 @@ def test_request_journal_keeps_bodies_and_drops_the_token(
     assert emulator.token not in str(entries)
     assert_request(patch["method"], patch["path"], patch["body"])
 
+    forked = forked_app["name"]
+    ok(api.patch(f"/apps/{forked}/config-vars", json={"DEMO_SECRET_TOKEN": "hunter2", "NOT_SET": None}))
+    config_patch = [e for e in emulator.requests(since=start) if e["path"].endswith("/config-vars")][-1]
+    assert config_patch["body"] == {"DEMO_SECRET_TOKEN": "[secure]", "NOT_SET": None}
+    assert "hunter2" not in str(emulator.requests())
+
 
 # -- the process ------------------------------------------------------------------------------------
 
