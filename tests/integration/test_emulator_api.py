@@ -383,8 +383,8 @@ def test_crash_and_failed_boots(api: httpx.Client, emulator: EmulatorProcess, fo
         emulator.set_settings(app, warp_speed=9)
 
 
-def test_request_journal_keeps_bodies_and_drops_the_token(
-    api: httpx.Client, emulator: EmulatorProcess
+def test_request_journal_keeps_bodies_and_drops_secrets(
+    api: httpx.Client, emulator: EmulatorProcess, forked_app: Any
 ) -> None:
     start = emulator.requests()[-1]["seq"]
     body = {"updates": [{"type": "web", "quantity": 1, "dyno_size": {"name": "Standard-1X"}}]}
