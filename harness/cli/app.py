@@ -85,6 +85,10 @@ def _register() -> None:
     for command in (validate_command, load_command, worker_command):
         cli.add_command(command)
 
+    from harness.cli.stress import stress_command
+
+    cli.add_command(stress_command)
+
     from harness.cli.results import history, report
 
     cli.add_command(history)
