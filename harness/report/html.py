@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from harness import __version__
 from harness.measurements import TOTAL
 from harness.report import charts
 from harness.report.summary import checks, criterion_label, verdict_sentence
@@ -78,6 +79,7 @@ def _context(run: RunDir) -> dict[str, Any]:
         "scenarios": [_scenario_row(s) for s in record.scenarios],
         "events": [_event_row(e) for e in run.events],
         "generated": datetime.now(UTC),
+        "renderer_version": __version__,
     }
 
 
