@@ -136,6 +136,7 @@ class ClientConnection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._queue: deque[ProxyRequest] = deque()
         self._worker: asyncio.Task[None] | None = None
+        self._idle: asyncio.Future[None] | None = None  # the worker waits on it between requests
         self.closed = False
         self.relay: ResponseRelay | None = None  # the response being relayed, for backpressure
         self._paused = False
@@ -161,6 +162,8 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
         if self.relay is not None:
             self.relay.client_gone()
 
@@ -209,18 +212,23 @@ class ClientConnection(asyncio.Protocol):
         self._queue.append(request)
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._serve())
+        elif self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
 
     # --- answering ----------------------------------------------------------------------------
 
     async def _serve(self) -> None:
-        try:
-            while self._queue and not self.closed:
-                request = self._queue.popleft()
-                await self._handler(self, request)
-                if not request.keep_alive:
-                    self.close()
-        finally:
-            self._worker = None
+        """Answer requests in order for the connection's life (one task per connection, not per request)."""
+        loop = asyncio.get_running_loop()
+        while not self.closed:
+            if not self._queue:
+                self._idle = loop.create_future()
+                await self._idle
+                continue
+            request = self._queue.popleft()
+            await self._handler(self, request)
+            if not request.keep_alive:
+                self.close()
 
     def write(self, data: bytes) -> None:
         """Send bytes to the client unless it has gone."""
@@ -234,6 +242,8 @@ class ClientConnection(asyncio.Protocol):
     def close(self) -> None:
         """Close after what was written is flushed."""
         self.closed = True
+        if self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
         if self.transport is not None:
             self.transport.close()
 

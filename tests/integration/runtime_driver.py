@@ -128,7 +128,12 @@ def _reply(message: dict[str, Any]) -> None:
 def main() -> None:
     app_dir = Path(sys.argv[1])
     settings = RuntimeSettings(**json.loads(sys.argv[2])) if len(sys.argv) > 2 else RuntimeSettings()
-    asyncio.run(_serve(app_dir, settings))
+    if len(sys.argv) > 3 and sys.argv[3] == "uvloop":
+        import uvloop
+
+        uvloop.run(_serve(app_dir, settings))
+    else:
+        asyncio.run(_serve(app_dir, settings))
 
 
 if __name__ == "__main__":
@@ -138,11 +143,18 @@ if __name__ == "__main__":
 class RuntimeProcess:
     """Test-side handle on a driver process: `call(op, **args)` sends a command and returns its result."""
 
-    def __init__(self, app_dir: Path, **settings: Any) -> None:
+    def __init__(self, app_dir: Path, *, loop: str = "asyncio", **settings: Any) -> None:
         import subprocess
 
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.runtime_driver", str(app_dir), json.dumps(settings)],
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.runtime_driver",
+                str(app_dir),
+                json.dumps(settings),
+                loop,
+            ],
             cwd=str(Path(__file__).resolve().parents[2]),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

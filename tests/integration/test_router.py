@@ -53,6 +53,16 @@ def demo() -> Iterator[RuntimeProcess]:
         runtime.close()
 
 
+@pytest.fixture(params=["asyncio", "uvloop"])
+def demo_any_loop(request: pytest.FixtureRequest) -> Iterator[RuntimeProcess]:
+    """The demo app under both event loops the emulator may run on."""
+    runtime = RuntimeProcess(DEMO_DIR, loop=request.param, shutdown_grace_s=2.0)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
 @pytest.fixture
 def echo(tmp_path: Path) -> Iterator[RuntimeProcess]:
     (tmp_path / "app.py").write_text(textwrap.dedent(ECHO_APP))
@@ -66,7 +76,8 @@ def echo(tmp_path: Path) -> Iterator[RuntimeProcess]:
         runtime.close()
 
 
-def test_requests_spread_fairly_over_up_dynos(demo: RuntimeProcess) -> None:
+def test_requests_spread_fairly_over_up_dynos(demo_any_loop: RuntimeProcess) -> None:
+    demo = demo_any_loop
     demo.call("formation", type="web", quantity=3, env={"DEMO_SERVICE_MS_SEARCH": "1", "DEMO_SLOTS": "16"})
     demo.call("wait", type="web", count=3)
     responses = _get_many(demo.web_url + "search?q=a", 300, 8)
