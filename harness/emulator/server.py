@@ -142,9 +142,9 @@ class EmulatorServer:
         return {a.name: {"id": a.id, "web_url": a.web_url} for a in self.controller.platform.apps.values()}
 
     async def close(self) -> None:
-        """Stop log streams, every dyno and router, then the API site; remove the ready file."""
-        await self.context.close_streams()
+        """Stop dynos and routers (tails see it), end log streams and the API site, drop the ready file."""
         await self.controller.close()
+        await self.context.close_streams()
         if self._runner is not None:
             await self._runner.cleanup()
         if self.options.ready_file is not None:

@@ -486,8 +486,17 @@ def test_serve_prints_a_generated_token_once_and_ctrl_c_exits_0(tmp_path: Path) 
         info = wait_for("the ready file", lambda: ready.exists() and json.loads(ready.read_text()))
         assert info["pid"] == serve.pid and DEMO in info["apps"]
         assert oct(ready.stat().st_mode & 0o777) == "0o600", "the ready file holds the token"
-        serve.send_signal(signal.SIGINT)
+        headers = {"Authorization": f"Bearer {info['token']}", "Accept": ACCEPT}
+        session = httpx.post(
+            f"{info['api_url']}/apps/{DEMO}/log-sessions", json={"tail": True}, headers=headers
+        )
+        with httpx.stream("GET", session.json()["logplex_url"], timeout=30) as tail:
+            serve.send_signal(signal.SIGINT)
+            tailed = list(tail.iter_lines())
         assert serve.wait(timeout=30) == 0
+        assert any("Stopping all processes with SIGTERM" in line for line in tailed), (
+            "a tail ends with the server"
+        )
     finally:
         if serve.poll() is None:
             serve.kill()
