@@ -50,6 +50,7 @@ __all__ = [
     "WaitProgress",
     "begin",
     "changed_types",
+    "quiet_interrupts_under_gevent",
     "restore",
     "scale_to",
     "snapshot",
@@ -338,8 +339,10 @@ class Interrupted(KeyboardInterrupt):
         return 128 + self.signum
 
 
-def _quiet_gevent_hub() -> None:
-    """Under gevent a signal handler may run in the hub, which prints any exception it raises before
+def quiet_interrupts_under_gevent() -> None:
+    """Call before installing a handler that raises `Interrupted` (FormationSession does).
+
+    Under gevent a signal handler may run in the hub, which prints any exception it raises before
     passing it (a KeyboardInterrupt) to the main greenlet; `Interrupted` is expected, so not printed."""
     hub_module = sys.modules.get("gevent.hub")
     if hub_module is None:
@@ -373,7 +376,7 @@ class SignalGuard:
 
     def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
-            _quiet_gevent_hub()
+            quiet_interrupts_under_gevent()
             for signum in self.signals:
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
@@ -432,6 +435,7 @@ class FormationSession:
         self.restored: RestoreResult | None = None
 
     def __enter__(self) -> Self:
+        quiet_interrupts_under_gevent()
         if self._signals is not None:
             self._signals.__enter__()
         try:

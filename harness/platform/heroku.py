@@ -26,7 +26,7 @@ from typing import Any, Self, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness import __version__
 from harness.errors import (
@@ -69,6 +69,7 @@ _MAX_PAGES = 200  # 200 pages × 1000 items: far beyond any app's dynos or relea
 
 log = logging.getLogger("harness.platform")
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 class RetryPolicy(BaseModel):
@@ -103,7 +104,7 @@ class RetryPolicy(BaseModel):
 
     def backoff_s(self, attempt: int, jitter: float) -> float:
         """The wait after failed attempt `attempt` (1-based); `jitter` in [0, 1) spreads it over [½, 1]×."""
-        return min(self.backoff_max_s, self.backoff_initial_s * 2 ** (attempt - 1)) * (0.5 + jitter / 2)
+        return min(self.backoff_max_s, self.backoff_initial_s * 2.0 ** (attempt - 1)) * (0.5 + jitter / 2)
 
 
 def obfuscate_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -346,14 +347,15 @@ class HerokuClient:
             ) from None
 
     def _parse(self, model: type[M], response: httpx.Response) -> M:
-        return self._validate(TypeAdapter(model), response)
+        return self._validated(response, lambda: model.model_validate(self._json(response)))
 
     def _parse_list(self, model: type[M], items: list[Any], response: httpx.Response) -> list[M]:
-        return self._validate(TypeAdapter(list[model]), response, items)  # type: ignore[valid-type]
+        return self._validated(response, lambda: [model.model_validate(item) for item in items])
 
-    def _validate(self, adapter: TypeAdapter[Any], response: httpx.Response, data: Any = None) -> Any:
+    def _validated(self, response: httpx.Response, build: Callable[[], T]) -> T:
+        """`build()`, with a response that does not fit the model reported as a PlatformError."""
         try:
-            return adapter.validate_python(self._json(response) if data is None else data)
+            return build()
         except ValidationError as exc:
             first = exc.errors()[0]
             raise PlatformError(
