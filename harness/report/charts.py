@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MultipleLocator, NullFormatter
 
 from harness.measurements import TOTAL, BreakingPoint
 
@@ -85,6 +85,8 @@ def _svg(figure: Figure, label: str) -> str:
     text = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", text, count=0)
     text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
     text = re.sub(r"<style[^>]*>.*?</style>", "", text, flags=re.S)
+    # matplotlib numbers every artist per figure (id="patch_1"): unreferenced, and duplicated across charts.
+    text = re.sub(r'\sid="[A-Za-z][\w.]*_\d+"', "", text)
     text = re.sub(r'<svg[^>]*?\swidth="[^"]*"\s+height="[^"]*"', _open_tag, text, count=1)
     return text.replace("<svg", f'<svg class="chart" role="img" aria-label="{label}"', 1)
 
@@ -113,6 +115,19 @@ def _totals(timeseries: pd.DataFrame) -> pd.DataFrame:
     columns = ["users", "offered_rps", "rps", "failures_per_s", "p50_ms", "p95_ms", "p99_ms"]
     numeric = frame[["elapsed_s", *columns]].astype("float64")
     return numeric.groupby("elapsed_s", as_index=False).mean()
+
+
+def _time_axis(axes: Axes) -> None:
+    """Label elapsed time in seconds, or in whole minutes once the run is longer than 15 minutes."""
+    low, high = axes.get_xlim()
+    span_min = (high - low) / 60
+    if span_min <= 15:
+        axes.set_xlabel("time since start (s)")
+        return
+    step_min = next((m for m in (2, 5, 10, 15, 30, 60, 120) if span_min / m <= 10), 240)
+    axes.xaxis.set_major_locator(MultipleLocator(step_min * 60))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 60:g}"))
+    axes.set_xlabel("time since start (min)")
 
 
 def _t0(timeseries: pd.DataFrame) -> float:
@@ -169,7 +184,7 @@ def throughput_chart(timeseries: pd.DataFrame, steps: pd.DataFrame, point: Break
                 color="#e45756",
                 fontsize=8,
             )
-        axes.set_xlabel("time since start (s)")
+        _time_axis(axes)
         axes.set_ylabel("req/s")
         axes.set_ylim(bottom=0)
         _legend_room(axes)
@@ -195,7 +210,7 @@ def latency_chart(timeseries: pd.DataFrame, steps: pd.DataFrame, slo_ms: dict[st
         for name in ("p50", "p95", "p99"):
             axes.plot(data["elapsed_s"], data[f"{name}_ms"], color=_COLORS[name], lw=1.1, label=name)
         _slo_lines(axes, slo_ms)
-        axes.set_xlabel("time since start (s)")
+        _time_axis(axes)
         axes.set_ylabel("ms")
         axes.set_ylim(bottom=0)
         _legend_room(axes)
@@ -243,7 +258,7 @@ def errors_chart(errors: pd.DataFrame, steps: pd.DataFrame, timeseries: pd.DataF
                 bottoms[start] = below + rate
         span = _span(timeseries, steps, t0)
         axes.set_xlim(-0.02 * span, span * 1.02)
-        axes.set_xlabel("time since start (s)")
+        _time_axis(axes)
         axes.set_ylabel("failures/s")
         _legend_room(axes)
         axes.legend(loc="upper left", ncols=4)
@@ -271,7 +286,7 @@ def _failures_line(timeseries: pd.DataFrame, label: str) -> str:
     data = _gaps_to_nan(data)
     with _figure("errors") as (figure, axes):
         axes.plot(data["elapsed_s"], data["failures_per_s"], color="#e45756", lw=1.1, label="failures/s")
-        axes.set_xlabel("time since start (s)")
+        _time_axis(axes)
         axes.set_ylabel("failures/s")
         axes.legend(loc="upper left")
         return _svg(figure, label)

@@ -82,6 +82,15 @@ def test_every_chart_is_an_inline_svg_and_nothing_points_outside(saturated: str)
     assert "docs.locust.io" in html  # Locust's advice is kept, just not as a URL
 
 
+def test_ids_are_unique_and_every_svg_reference_resolves(saturated: str) -> None:
+    ids = re.findall(r'\sid="([^"]+)"', saturated)
+    assert len(ids) == len(set(ids))
+    references = set(re.findall(r'href="#([^"]+)"', saturated)) | set(
+        re.findall(r"url\(#([^)]+)\)", saturated)
+    )
+    assert references and references <= set(ids)
+
+
 def test_slo_table_values_match_the_csvs(rendered: tuple[RunDir, str]) -> None:
     run, html = rendered
     judged = run.endpoints[(run.endpoints["window"] == "judged") & (run.endpoints["name"] == TOTAL)]
