@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -269,3 +270,28 @@ def test_the_emulator_entry_point_never_imports_gevent() -> None:
     code = "import sys, harness.emulator.__main__, harness.emulator.server; print('gevent' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "admin",
+        "api",
+        "context",
+        "control",
+        "logplex",
+        "process",
+        "ranges",
+        "ratelimit",
+        "render",
+        "schema",
+        "server",
+        "state",
+    ],
+)
+def test_public_surface_is_declared(module: str) -> None:
+    imported = importlib.import_module(f"harness.emulator.{module}")
+    assert imported.__all__ and all(hasattr(imported, name) for name in imported.__all__)
+    import harness.emulator
+
+    assert harness.emulator.__all__ == ["EmulatorProcess"] and harness.emulator.EmulatorProcess.start
