@@ -25,8 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the synthetic model lives with the tests
 
+from harness.measurements import LevelMode
 from harness.report import render_report
-from harness.results import RunStatus, RunStore
+from harness.results import LevelInfo, RunStatus, RunStore
 from tests.unit.results_synthetic import (
     CPU_WARNING,
     START_TS,
@@ -50,12 +51,15 @@ def main() -> None:
     app = AppModel.with_endpoints(args.endpoints, capacity_rps=800.0)
     load = synthetic_load(app, offered_rps=300.0, hold_s=1800.0, window_s=60.0)
     stress = synthetic_stress(
-        app, step_hold_s=180.0, start_ts=START_TS + 1810, start_rps=200.0, bisections=4, recovery_rps=300.0
+        app, step_hold_s=180.0, start_ts=START_TS + 1810, start_rps=225.0, bisections=4, recovery_rps=300.0
     )
     built_s = time.perf_counter() - started
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="report-bench-"))
-    run = RunStore(root).create("harness-demo", synthetic_meta(cpu_warnings=[CPU_WARNING]))
+    meta = synthetic_meta(cpu_warnings=[CPU_WARNING]).model_copy(
+        update={"expected_peak": LevelInfo(mode=LevelMode.ARRIVAL_RATE, value=300.0)}
+    )
+    run = RunStore(root).create("harness-demo", meta)
     started = time.perf_counter()
     run.add_scenario(load)
     run.add_scenario(stress)
