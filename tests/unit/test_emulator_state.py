@@ -294,4 +294,5 @@ def test_public_surface_is_declared(module: str) -> None:
     assert imported.__all__ and all(hasattr(imported, name) for name in imported.__all__)
     import harness.emulator
 
-    assert harness.emulator.__all__ == ["EmulatorProcess"] and harness.emulator.EmulatorProcess.start
+    assert harness.emulator.__all__ == ["EmulatorProcess"]
+    assert harness.emulator.EmulatorProcess.__name__ == "EmulatorProcess"
