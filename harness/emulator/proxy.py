@@ -15,6 +15,7 @@ backpressure (a slow client pauses reading from the dyno).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -51,6 +52,7 @@ HOP_BY_HOP = frozenset(
         b"expect",
     }
 )
+_log = logging.getLogger(__name__)
 # Idle pooled connections older than this (s) are dropped: shorter than any server's keep-alive timeout.
 KEEPALIVE_S = 1.0
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -226,7 +228,12 @@ class ClientConnection(asyncio.Protocol):
                 await self._idle
                 continue
             request = self._queue.popleft()
-            await self._handler(self, request)
+            try:
+                await self._handler(self, request)
+            except Exception:  # a router bug must not leave the client hanging
+                _log.exception("router failed on %s %r", request.method, request.target)
+                self.close()
+                return
             if not request.keep_alive:
                 self.close()
 

@@ -264,28 +264,41 @@ class Router:
             self._fail(client, request, error, exchange)
             return
         try:
-            head = relay.head.result()
-            exchange.status = head.status
-            relay.attach(
-                client, self._response_head(head, request), chunked_out=self._chunked_out(head, request)
-            )
-            try:
-                exchange.bytes = await relay.done
-            except UpstreamClosed:
-                exchange.bytes = relay.body_bytes
-                exchange.service_ms = (time.perf_counter() - exchange.sent) * 1000.0
-                self._log(exchange, code="H18", at="error", sock="backend")
-                client.close()
-                return
-            except ConnectionResetError:
-                exchange.status, exchange.bytes = 499, relay.body_bytes
-                exchange.service_ms = (time.perf_counter() - exchange.sent) * 1000.0
-                self._log(exchange, code="H27", at="warning", sock="client")
-                return
-            exchange.service_ms = (relay.finished_at - exchange.sent) * 1000.0
+            code = await self._relay(client, request, relay, exchange)
         finally:
             self._limiter.release(backend)
-        self._log(exchange)
+        if code == "H18":
+            self._log(exchange, code="H18", at="error", sock="backend")
+        elif code == "H27":
+            self._log(exchange, code="H27", at="warning", sock="client")
+        else:
+            self._log(exchange)
+
+    async def _relay(
+        self, client: ClientConnection, request: ProxyRequest, relay: ResponseRelay, exchange: _Exchange
+    ) -> str | None:
+        """Send the dyno's response on; None when whole, else H18 (dyno broke off) or H27 (client left)."""
+        head = relay.head.result()
+        exchange.status = head.status
+        if client.closed:  # the client gave up while the dyno worked (Heroku: H27, status 499)
+            relay.upstream.discard()
+            exchange.status, exchange.bytes = 499, 0
+            exchange.service_ms = (time.perf_counter() - exchange.sent) * 1000.0
+            return "H27"
+        relay.attach(client, self._response_head(head, request), chunked_out=self._chunked_out(head, request))
+        try:
+            exchange.bytes = await relay.done
+        except UpstreamClosed:
+            exchange.bytes = relay.body_bytes
+            exchange.service_ms = (time.perf_counter() - exchange.sent) * 1000.0
+            client.close()
+            return "H18"
+        except ConnectionResetError:
+            exchange.status, exchange.bytes = 499, relay.body_bytes
+            exchange.service_ms = (time.perf_counter() - exchange.sent) * 1000.0
+            return "H27"
+        exchange.service_ms = (relay.finished_at - exchange.sent) * 1000.0
+        return None
 
     def _exchange(self, request: ProxyRequest) -> _Exchange:
         client_id = request.header(b"x-request-id") or b""

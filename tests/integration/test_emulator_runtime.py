@@ -26,7 +26,7 @@ LOG_LINE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 (app|heroku)\[(web\.\d+|worker\.\d+|router)\]: \S"
 )
 
-ECHO_APP = '''
+ECHO_APP = r'''
 """A plain http.server app: answers with the headers it got and its dyno environment."""
 import json, os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +39,21 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/close":
             self.close_connection = True
+            return
+        if self.path.startswith("/stream"):
+            chunked = self.path == "/stream/chunked"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(3):
+                part = f"part {i}\n".encode() * 1000
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+                self.wfile.flush()
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+            self.close_connection = not chunked
             return
         env = {k: os.environ.get(k) for k in ENV}
         body = json.dumps({"headers": dict(self.headers), "env": env}).encode()

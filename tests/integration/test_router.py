@@ -187,3 +187,34 @@ def test_post_body_and_status_pass_through(demo: RuntimeProcess) -> None:
     assert response.status_code == 201
     assert response.json()["status"] == "confirmed"
     assert httpx.get(demo.web_url + "nope", timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize("framing", ["chunked", "close-delimited"])
+def test_bodies_without_length_are_streamed_through(echo: RuntimeProcess, framing: str) -> None:
+    expected = b"".join(f"part {i}\n".encode() * 1000 for i in range(3))
+    with httpx.Client(timeout=10) as client:
+        response = client.get(echo.web_url + ("stream/chunked" if framing == "chunked" else "stream/plain"))
+        assert response.status_code == 200
+        assert response.content == expected
+        assert client.get(echo.web_url).status_code == 200  # the connection (or a new one) still works
+    line = [line for line in _router_lines(echo) if "/stream" in line][-1]
+    assert f"status=200 bytes={len(expected)} protocol=http" in line
+
+
+def test_head_request_gets_headers_only(demo: RuntimeProcess) -> None:
+    demo.call("formation", type="web", quantity=1)
+    demo.call("wait", type="web", count=1)
+    with httpx.Client(timeout=10) as client:
+        head = client.head(demo.web_url + "health")
+        assert head.status_code == 200 and head.content == b""
+        assert client.get(demo.web_url + "health").json()["status"] == "ok"  # same keep-alive connection
+
+
+def test_h27_client_gave_up(demo: RuntimeProcess) -> None:
+    demo.call("formation", type="web", quantity=1, env={"DEMO_SERVICE_MS_SEARCH": "800"})
+    demo.call("wait", type="web", count=1)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(demo.web_url + "search?q=a", timeout=httpx.Timeout(10, read=0.2))
+    line = demo.call("wait_log", text="code=H27")
+    assert 'sock=client at=warning code=H27 desc="Client Request Interrupted"' in line
+    assert "dyno=web.1" in line and "status=499" in line
