@@ -266,3 +266,18 @@ def test_headroom_compares_in_the_expected_peaks_unit(finished_run: RunDir) -> N
     load = record.expected_load_scenario()
     assert load is not None and load.judged is not None
     assert users_peak.headroom() == pytest.approx(point.sustainable_rps / load.judged.total.rps)  # type: ignore[operator]
+
+
+def test_the_public_surface_is_pinned() -> None:
+    import harness.report
+    import harness.results
+
+    assert {"RunStore", "RunWriter", "RunDir", "RunSummary", "RunMeta", "RunRecord", "RunStatus"} <= set(
+        harness.results.__all__
+    )
+    assert {"render_report", "render_html", "summary", "junit_xml", "verdict_sentence"} <= set(
+        harness.report.__all__
+    )
+    for module in (harness.results, harness.report):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, name
