@@ -1,0 +1,41 @@
+"""The platform package's public surface, pinned: the pipeline and the CLI import these names."""
+
+from __future__ import annotations
+
+import importlib
+
+import harness.platform
+
+MODULES = ["auth", "formation", "guard", "heroku", "journal", "models"]
+
+
+def test_package_exports() -> None:
+    assert set(harness.platform.__all__) == {
+        "ApiToken",
+        "Formation",
+        "FormationSession",
+        "HerokuClient",
+        "Interrupted",
+        "Journal",
+        "JournalStore",
+        "PollPolicy",
+        "PreflightFacts",
+        "ProcessChange",
+        "ProcessFormation",
+        "RestoreResult",
+        "RetryPolicy",
+        "ScaleResult",
+        "find_token",
+        "parse_scale_args",
+        "preflight",
+        "restore",
+        "scale_to",
+        "snapshot",
+    }
+
+
+def test_every_module_exports_only_what_it_defines() -> None:
+    for name in MODULES:
+        module = importlib.import_module(f"harness.platform.{name}")
+        for exported in module.__all__:
+            assert hasattr(module, exported), f"harness.platform.{name}.{exported}"
