@@ -469,8 +469,11 @@ class _Search:
         estimate = self._estimate_level()
         if estimate is not None:
             candidates.append(estimate * (1 - t / 2))  # expected good, close to the answer
-            if estimate * (1 - t) <= lo <= estimate * (1 + 2 * t):
-                candidates.append(lo * (1 + 0.9 * t))  # expected broken: closes the bracket
+            # Expected broken, closing the bracket; while lo stays within the band where an overload
+            # can go unnoticed (saturation tolerance) this beats bisecting a wide bracket.
+            band = 2 * max(t, self.params.limits.saturation_tolerance or 0.0)
+            if estimate * (1 - t) <= lo <= estimate * (1 + band):
+                candidates.append(lo * (1 + 0.9 * t))
         if self.strict:  # a long hold failed at hi: the answer is just below it
             candidates.append(hi / (1 + 0.9 * t))
         candidates.append(math.sqrt(lo * hi))
