@@ -114,7 +114,13 @@ class EmulatorServer:
         self._runner = web.AppRunner(create_api(self.context), access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise EmulatorError(
+                f"Cannot listen on {self.options.host}:{self.options.port} ({exc.strerror}): "
+                "choose another --port, or 0 for any free port."
+            ) from exc
         port = self._runner.addresses[0][1]
         host = f"[{self.options.host}]" if ":" in self.options.host else self.options.host
         self.api_url = f"http://{host}:{port}"
