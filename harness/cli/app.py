@@ -1,13 +1,15 @@
 """The click group, the one error handler, and the option groups the commands share.
 
 Commands live in one module per capability (`emulator.py`, `platform.py`,
-`load.py`, `results.py`, `run.py`) and are registered at the bottom of this
-file. A command parses, calls one library function, prints; `HarnessGroup`
-turns any `HarnessError` into its message and exit code.
+`load.py`, `results.py`, `run.py`) and are listed in `LAZY_COMMANDS` at the
+bottom of this file (add a line there for a new command). A command parses,
+calls one library function, prints; `HarnessGroup` turns any `HarnessError`
+into its message and exit code.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -23,7 +25,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class HarnessGroup(click.Group):
-    """A click group whose commands exit through one handler for `HarnessError`."""
+    """A click group whose commands load lazily and exit through one handler for `HarnessError`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            module_name, attribute = LAZY_COMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{LAZY_COMMANDS[cmd_name]} is not a click command")
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -69,30 +83,17 @@ def cli() -> None:
     with Locust, find the breaking point, report, and restore the formation."""
 
 
-def _register() -> None:
-    """Attach every command module's commands to the group."""
-    # Each capability adds its import and add_command line here.
-    from harness.cli.emulator import emulator
-
-    cli.add_command(emulator)
-    from harness.cli.platform import restore_command, scale_command, status_command
-
-    for command in (scale_command, restore_command, status_command):
-        cli.add_command(command)
-
-    from harness.cli.load import load_command, validate_command, worker_command
-
-    for command in (validate_command, load_command, worker_command):
-        cli.add_command(command)
-
-    from harness.cli.stress import stress_command
-
-    cli.add_command(stress_command)
-
-    from harness.cli.results import history, report
-
-    cli.add_command(history)
-    cli.add_command(report)
-
-
-_register()
+# Command name → "module:attribute". Imported only when the command runs (or for --help), so that
+# `harness restore` does not pay for pandas, matplotlib and Locust at start-up.
+LAZY_COMMANDS: dict[str, str] = {
+    "emulator": "harness.cli.emulator:emulator",
+    "scale": "harness.cli.platform:scale_command",
+    "restore": "harness.cli.platform:restore_command",
+    "status": "harness.cli.platform:status_command",
+    "validate": "harness.cli.load:validate_command",
+    "load": "harness.cli.load:load_command",
+    "worker": "harness.cli.load:worker_command",
+    "history": "harness.cli.results:history",
+    "report": "harness.cli.results:report",
+    "run": "harness.cli.run:run_command",
+}

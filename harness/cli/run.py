@@ -1,0 +1,79 @@
+"""`harness run`: the whole capacity test in one command (see harness/pipeline.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from harness.cli.app import app_option, scenarios_option
+from harness.config import load_config
+from harness.pipeline import Console, RunOptions, plan_run, run_pipeline, uses_emulator
+from harness.platform.guard import price_table
+
+__all__ = ["run_command"]
+
+
+@click.command("run")
+@click.argument("scenario_names", metavar="[SCENARIO]...", nargs=-1)
+@scenarios_option
+@app_option
+@click.option("--dry-run", is_flag=True, help="Print the plan, duration and cost estimate; touch nothing.")
+@click.option(
+    "--yes", "confirm", is_flag=True, help="Allow a formation over the guards' dyno or cost ceiling."
+)
+@click.option("--workers", type=click.IntRange(min=0), default=None, help="Local Locust worker processes.")
+@click.option(
+    "--expect-workers", type=click.IntRange(min=0), default=None, help="Remote Locust workers to wait for."
+)
+@click.option("--quiet", "-q", is_flag=True, help="Only the verdict and the report path.")
+@click.option("--json", "as_json", is_flag=True, help="Print the machine summary as JSON on stdout.")
+def run_command(
+    scenario_names: tuple[str, ...],
+    scenarios_path: str,
+    app: str | None,
+    dry_run: bool,
+    confirm: bool,
+    workers: int | None,
+    expect_workers: int | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Run the capacity test: preflight, scale up, load, stress, restore, report.
+
+    With no Heroku token configured, the shipped scenarios.yaml runs against the
+    local emulator with the bundled demo app. Exit codes: 0 every SLO held; 1 an SLO
+    failed or the breaking point is below the required headroom; 2 usage or config
+    error; 3 platform error; 4 restore failed (journal kept); 130/143 interrupted.
+    """
+    config = load_config(scenarios_path)
+    options = RunOptions(
+        scenario_names=scenario_names,
+        app=app,
+        dry_run=dry_run,
+        confirm=confirm,
+        quiet=quiet or as_json,
+        workers=workers,
+        expect_workers=expect_workers,
+    )
+    if dry_run:
+        plan = plan_run(config, options, emulator=uses_emulator(config), prices=price_table())
+        if as_json:
+            click.echo(json.dumps(plan.as_json(), indent=2))
+        else:
+            click.echo("Dry run: nothing is scaled or loaded.")
+            for line in plan.lines():
+                click.echo(line)
+        return
+    result = run_pipeline(config, options, console=Console(quiet=options.quiet))
+    if as_json:
+        summary = result.summaries[0] if len(result.summaries) == 1 else result.summaries
+        click.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        for verdict, report in zip(result.verdicts, result.reports, strict=False):
+            click.echo(verdict)
+            click.echo(f"report: {report}")
+        if result.interrupted:
+            click.echo("interrupted: the formation was restored; the run directory is marked incomplete.")
+    sys.exit(result.exit_code)
