@@ -42,11 +42,11 @@ WRITER = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def killed_writer(tmp_path: Path) -> Iterator[Path]:
+@pytest.fixture(scope="module")
+def killed_writer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Start the writer, let it write for a while, SIGKILL it; yield its run directory."""
     process = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(tmp_path / "reports")],
+        [sys.executable, "-c", WRITER, str(tmp_path_factory.mktemp("killed") / "reports")],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
