@@ -162,7 +162,7 @@ class Controller:
             await runtime.set_formation(
                 formation.type, formation.quantity, formation.size, ref, release.config
             )
-        self.log_api(app, f"Deploy v{release.version}: restarting all dynos")
+        self.log_api(app, f"Restarting all dynos on v{release.version}")
 
     # -- formation and dynos ------------------------------------------------
 
