@@ -1,8 +1,9 @@
 """Outputs for machines: summary.json, junit.xml, and the `harness report --json` summary.
 
 junit.xml has one test suite per scenario with one test case per SLO (a
-failed SLO is a <failure> naming measured value and limit) and, in its own
-suite, the headroom check; CI systems show it like any test report.
+failed SLO is a <failure> naming measured value and limit), the headroom
+check in a suite of its own, and, for a run that did not complete, a 'run
+completed' case in error; CI systems show it like any test report.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from harness.report.summary import Check, checks, verdict_sentence
-from harness.results.model import judge_run
+from harness.results.model import RunStatus, judge_run
 from harness.results.store import RunDir
 
 __all__ = ["junit_xml", "summary"]
@@ -70,10 +71,12 @@ def junit_xml(run: RunDir) -> str:
     suites = ET.Element("testsuites", name=f"harness capacity {record.app}")
     by_suite: dict[str, list[Check]] = {s.name: [] for s in record.scenarios}
     for check in checks(record):
-        suite = "headroom" if check.criterion == "headroom" else check.scenario
-        by_suite.setdefault(suite, []).append(check)
+        suite_name = "headroom" if check.criterion == "headroom" else check.scenario
+        by_suite.setdefault(suite_name, []).append(check)
     for name, suite_checks in by_suite.items():
         _suite(suites, record.app, name, suite_checks, run)
+    if record.status != RunStatus.COMPLETE:  # CI must notice a run that did not finish, even with no SLO
+        _unfinished(suites, run)
     totals = {key: sum(int(s.get(key, "0")) for s in suites) for key in ("tests", "failures", "errors")}
     suites.attrib.update({key: str(value) for key, value in totals.items()})
     ET.indent(suites)
@@ -104,6 +107,14 @@ def _suite(parent: ET.Element, app: str, name: str, suite_checks: list[Check], r
         case = ET.SubElement(suite, "testcase", classname=f"{app}.{name}", name="scenario completed")
         reason = scenario.abort_reason or scenario.status
         ET.SubElement(case, "error", message=f"scenario {scenario.status}: {reason}", type=scenario.status)
+
+
+def _unfinished(parent: ET.Element, run: RunDir) -> None:
+    record = run.record
+    suite = ET.SubElement(parent, "testsuite", name="run", tests="1", failures="0", errors="1", time="0")
+    case = ET.SubElement(suite, "testcase", classname=f"{record.app}.run", name="run completed")
+    reason = record.failure or record.status.value
+    ET.SubElement(case, "error", message=f"run {record.status.value}: {reason}", type=record.status.value)
 
 
 def _failure_message(check: Check) -> str:

@@ -104,3 +104,12 @@ def test_history_of_an_unknown_app_says_so(reports: Path) -> None:
     result = CliRunner().invoke(cli, ["history", "--reports-dir", str(reports), "--app", "nope"])
     assert result.exit_code == 0
     assert "No runs of nope" in result.output
+
+
+def test_junit_reports_an_unfinished_run_as_an_error(reports: Path) -> None:
+    root = ET.fromstring(junit_xml(run_of(reports, 53)))
+    error = next(root.iter("error"))
+    assert error.get("message") == "run incomplete: SIGTERM"
+    assert root.get("errors") == "1"
+    complete = ET.fromstring(junit_xml(run_of(reports, 51)))
+    assert list(complete.iter("error")) == [] and complete.get("failures") == "0"
