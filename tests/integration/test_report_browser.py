@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -199,6 +200,15 @@ def test_the_report_loads_without_errors_or_requests_and_is_screenshotted(
     assert charts["result"]["value"] == 6
     screenshot(chromium, session, 1200, ARTIFACTS / "report.png")
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+def test_the_report_prints(chromium: DevTools, report_file: Path) -> None:
+    session = open_page(chromium, report_file.resolve().as_uri(), width=1200)
+    pdf = base64.b64decode(chromium.send("Page.printToPDF", session, printBackground=True)["data"])
+    assert pdf.startswith(b"%PDF")
+    (ARTIFACTS / "report.pdf").write_bytes(pdf)
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert pages >= 3  # the whole report, on A4/Letter pages
 
 
 def test_on_a_phone_the_page_does_not_scroll_sideways(chromium: DevTools, report_file: Path) -> None:
