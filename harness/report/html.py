@@ -210,9 +210,9 @@ def _endpoint_table(run: RunDir, scenario: ScenarioEntry) -> dict[str, Any]:
         if pick is None:
             return {"scenario": scenario.name, "window": "no measured window", "rows": []}
         selected = rows[(rows["window"] == "step") & (rows["step"] == pick["index"])]
-        window = (
-            f"step {pick['label'] or pick['index']} at {format_number(float(pick['level']))} ({pick['kind']})"
-        )
+        unit = "req/s" if pick["mode"] == "arrival_rate" else "users"
+        level = format_number(float(pick["level"]))
+        window = f"step {pick['label'] or pick['index']} at {level} {unit} ({pick['kind']})"
     ordered = pd.concat([selected[selected["name"] != TOTAL], selected[selected["name"] == TOTAL]])
     return {"scenario": scenario.name, "window": window, "rows": _records(ordered)}
 
