@@ -56,6 +56,8 @@ _log = logging.getLogger(__name__)
 # Idle pooled connections older than this (s) are dropped: shorter than any server's keep-alive timeout.
 KEEPALIVE_S = 1.0
 _NO_BODY_STATUSES = frozenset({204, 304})
+# Sized response bodies up to this many bytes are collected before the head is sent on (one write).
+SMALL_BODY = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -263,8 +265,9 @@ class ClientConnection(asyncio.Protocol):
 class ResponseRelay:
     """One request's response on its way from a dyno to a client.
 
-    The head arrives first (`head` future); once the router has decided to send
-    it, `attach()` writes it and relays body bytes as they come. `done` resolves
+    The head arrives first (`head` future; for a small sized body, together with
+    the body); once the router has decided to send it, `attach()` writes it and
+    relays body bytes as they come. `done` resolves
     when the body is complete (or raises UpstreamClosed).
     """
 
@@ -279,6 +282,7 @@ class ResponseRelay:
     finished_at: float = 0.0
     _pending: list[bytes] = field(default_factory=list)
     _complete: bool = False
+    _head: ResponseHead | None = None
 
     def __post_init__(self) -> None:
         loop = asyncio.get_running_loop()
@@ -315,8 +319,16 @@ class ResponseRelay:
         self.body_bytes += len(chunk)
         return b"%x\r\n%s\r\n" % (len(chunk), chunk) if self.chunked_out else chunk
 
+    def headers_received(self, head: ResponseHead, *, wait_for_body: bool) -> None:
+        """The dyno's head is here; a small sized body is awaited too, so it all goes out in one write."""
+        self._head = head
+        if not wait_for_body:
+            self.head.set_result(head)
+
     def complete(self) -> None:
         self._complete = True
+        if not self.head.done() and self._head is not None:
+            self.head.set_result(self._head)
         if self.client is not None:
             if self.chunked_out:
                 self.client.write(b"0\r\n\r\n")
@@ -421,7 +433,9 @@ class UpstreamConnection(asyncio.Protocol):
         no_body = self.relay.head_only or status in _NO_BODY_STATUSES or 100 <= status < 200
         self._head_done = True
         self._close_delimited = not no_body and length is None and not chunked
-        self.relay.head.set_result(ResponseHead(status, self._reason, self._headers, length, chunked))
+        head = ResponseHead(status, self._reason, self._headers, length, chunked)
+        small = length is not None and not no_body and length <= SMALL_BODY
+        self.relay.headers_received(head, wait_for_body=small)
         if self.relay.head_only:
             self._parser = httptools.HttpResponseParser(self)  # llhttp would wait for a HEAD "body"
             self._message_done()
