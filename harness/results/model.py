@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.errors import ResultsError
 from harness.measurements import BreakingPoint, LevelMode, Recovery, StepWindow, Verdict
@@ -80,6 +80,14 @@ class PlatformInfo(_Model):
     app_url: str | None = None
     region: str | None = None
     stack: str | None = None
+
+    @field_validator("api_host", "app_url")
+    @classmethod
+    def _without_credentials(cls, value: str | None) -> str | None:
+        """Drop any 'user:password@' from a URL or host, so credentials never reach run.json."""
+        return (
+            None if value is None else re.sub(r"^([a-z][a-z0-9+.-]*://)?[^/@\s]*@", r"\1", value, flags=re.I)
+        )
 
 
 class ReleaseInfo(_Model):

@@ -160,6 +160,15 @@ def test_no_token_or_config_var_value_reaches_the_disk(fresh_run_dir: RunWriter)
     assert stored["name"] == "expected-load"
 
 
+def test_credentials_in_urls_are_dropped() -> None:
+    platform = model.PlatformInfo(
+        api_host="user:HRKU-secret@api.example.com", app_url="https://u:p@app.example.com/"
+    )
+    assert platform.api_host == "api.example.com"
+    assert platform.app_url == "https://app.example.com/"
+    assert model.PlatformInfo(app_url="http://127.0.0.1:5001/").app_url == "http://127.0.0.1:5001/"
+
+
 def test_context_manager_finishes_failed_on_error_and_incomplete_on_ctrl_c(store: RunStore) -> None:
     with pytest.raises(ValueError), store.create("harness-demo", synthetic_meta()) as run:
         raise ValueError("boom")
