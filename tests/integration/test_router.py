@@ -46,7 +46,7 @@ def _get_many(url: str, n: int, concurrency: int, timeout_s: float = 20.0) -> li
 
 @pytest.fixture
 def demo() -> Iterator[RuntimeProcess]:
-    runtime = RuntimeProcess(DEMO_DIR, shutdown_grace_s=2.0)
+    runtime = RuntimeProcess(DEMO_DIR, shutdown_grace_s=1.0)
     try:
         yield runtime
     finally:
@@ -56,7 +56,7 @@ def demo() -> Iterator[RuntimeProcess]:
 @pytest.fixture(params=["asyncio", "uvloop"])
 def demo_any_loop(request: pytest.FixtureRequest) -> Iterator[RuntimeProcess]:
     """The demo app under both event loops the emulator may run on."""
-    runtime = RuntimeProcess(DEMO_DIR, loop=request.param, shutdown_grace_s=2.0)
+    runtime = RuntimeProcess(DEMO_DIR, loop=request.param, shutdown_grace_s=1.0)
     try:
         yield runtime
     finally:
@@ -76,11 +76,10 @@ def echo(tmp_path: Path) -> Iterator[RuntimeProcess]:
         runtime.close()
 
 
-def test_requests_spread_fairly_over_up_dynos(demo_any_loop: RuntimeProcess) -> None:
-    demo = demo_any_loop
+def test_requests_spread_fairly_over_up_dynos(demo: RuntimeProcess) -> None:
     demo.call("formation", type="web", quantity=3, env={"DEMO_SERVICE_MS_SEARCH": "1", "DEMO_SLOTS": "16"})
     demo.call("wait", type="web", count=3)
-    responses = _get_many(demo.web_url + "search?q=a", 300, 8)
+    responses = _get_many(demo.web_url + "search?q=a", 300, 16)
     assert {r.status_code for r in responses} == {200}
     shares = Counter(r.headers["X-Dyno"] for r in responses)
     assert set(shares) == {"web.1", "web.2", "web.3"}
@@ -144,7 +143,8 @@ def test_h11_backlog_too_deep(demo: RuntimeProcess) -> None:
     assert _error_line("H11", "Backlog too deep").search(h11[0])
 
 
-def test_h10_crashed_and_not_restarted(demo: RuntimeProcess) -> None:
+def test_h10_crashed_and_not_restarted(demo_any_loop: RuntimeProcess) -> None:
+    demo = demo_any_loop
     demo.call("settings", restart_crashed=False)
     demo.call("formation", type="web", quantity=1)
     demo.call("wait", type="web", count=1)
@@ -165,7 +165,8 @@ def test_h20_when_no_dyno_comes_up(tmp_path: Path) -> None:
         runtime.close()
 
 
-def test_request_waits_for_a_booting_dyno(demo: RuntimeProcess) -> None:
+def test_request_waits_for_a_booting_dyno(demo_any_loop: RuntimeProcess) -> None:
+    demo = demo_any_loop
     demo.call("formation", type="web", quantity=1)
     response = httpx.get(demo.web_url + "health", timeout=20)  # sent while web.1 is still starting
     assert response.status_code == 200
@@ -218,3 +219,42 @@ def test_h27_client_gave_up(demo: RuntimeProcess) -> None:
     line = demo.call("wait_log", text="code=H27")
     assert 'sock=client at=warning code=H27 desc="Client Request Interrupted"' in line
     assert "dyno=web.1" in line and "status=499" in line
+
+
+REFUSING_APP = r'''
+"""web.1 accepts the boot probe, then stops listening (connections refused); other dynos serve."""
+import os, runpy, socket, time
+
+if os.environ["DYNO"] == "web.1":
+    listener = socket.create_server(("127.0.0.1", int(os.environ["PORT"])))
+    probe, _ = listener.accept()
+    probe.close()
+    listener.close()
+    print("web.1 stopped listening", flush=True)
+    time.sleep(600)
+else:
+    runpy.run_path("echo.py", run_name="__main__")
+'''
+
+
+def test_refused_connections_retry_another_dyno_then_h21(tmp_path: Path) -> None:
+    (tmp_path / "echo.py").write_text(textwrap.dedent(ECHO_APP))
+    (tmp_path / "app.py").write_text(textwrap.dedent(REFUSING_APP))
+    (tmp_path / "Procfile").write_text("web: python app.py\n")
+    runtime = RuntimeProcess(tmp_path)
+    try:
+        runtime.call("formation", type="web", quantity=2)
+        runtime.call("wait", type="web", count=2)
+        runtime.call("wait_log", text="web.1 stopped listening")
+        served_by = {httpx.get(runtime.web_url, timeout=10).json()["env"]["DYNO"] for _ in range(12)}
+        assert served_by == {"web.2"}
+        assert not [line for line in _router_lines(runtime) if "code=H21" in line]
+
+        runtime.call("formation", type="web", quantity=1)
+        runtime.call("wait", type="web", count=1)
+        assert httpx.get(runtime.web_url, timeout=10).status_code == 503
+        assert _error_line("H21", "Backend connection refused", dyno="web.1").search(
+            _router_lines(runtime)[-1]
+        )
+    finally:
+        runtime.close()
