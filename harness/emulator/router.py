@@ -34,7 +34,7 @@ import weakref
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from harness.emulator.logs import LogBuffer
 from harness.emulator.proxy import (
@@ -85,9 +85,12 @@ _DESCRIPTIONS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Backend:
-    """An up web dyno the router may use: its name (web.1) and loopback port."""
+class Backend(NamedTuple):
+    """An up web dyno the router may use: its name (web.1) and loopback port.
+
+    A tuple, not a dataclass: it keys the per-dyno counters on every request, and
+    tuple hashing is done in C.
+    """
 
     name: str
     port: int
