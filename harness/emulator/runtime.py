@@ -358,7 +358,10 @@ class AppRuntime:
     ) -> None:
         """Scale `process_type` to `quantity` dynos of `size`; returns at once (boots/stops in background).
 
-        A size change restarts the type's running dynos on the new size.
+        New dynos run `release` with `env`; running ones keep theirs (as on Heroku,
+        `restart()` rolls a release). A size change restarts the type's running
+        dynos on the new size. Scale-down stops the highest-numbered dynos.
+        ValueError for a type the Procfile lacks, a negative quantity or an unknown size.
         """
         self._check_open()
         if process_type not in self.process_types:
@@ -387,7 +390,12 @@ class AppRuntime:
         dyno_name: str | None = None,
         process_type: str | None = None,
     ) -> None:
-        """Restart all dynos, one type, or one dyno: new processes on `release` with `env`."""
+        """Restart all dynos, one type, or one dyno: new processes on `release` with `env`.
+
+        Like Heroku without preboot: each old process gets SIGTERM (SIGKILL after the
+        grace), then its replacement boots; the dyno gets a new id. Dynos added later
+        for a restarted type also run `release`.
+        """
         self._check_open()
         env = dict(env)
         for type_name, (quantity, spec) in list(self._formation.items()):
