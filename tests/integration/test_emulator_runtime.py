@@ -275,3 +275,14 @@ def test_runtime_metrics_are_logged_per_dyno(echo_app: Path) -> None:
         assert "sample#load_avg_5m=" in load and "sample#load_avg_15m=" in load
     finally:
         runtime.close()
+
+
+def test_close_while_dynos_boot_leaves_no_processes(tmp_path: Path) -> None:
+    (tmp_path / "Procfile").write_text("web: sleep 0.3; exec python -m http.server $PORT --bind 127.0.0.1\n")
+    runtime = RuntimeProcess(tmp_path)
+    runtime.call("formation", type="web", quantity=3)
+    runtime.call("wait_log", text="heroku[web.3]: Starting process")
+    children = [p.pid for p in psutil.Process(runtime.process.pid).children(recursive=True)]
+    assert children, "the dynos' processes exist while they boot"
+    runtime.close()
+    assert _wait_gone(children) == []
