@@ -16,12 +16,13 @@ dyno's capacity (400 req/s of `/`, so 2,000 req/s) with under 2 ms added median.
 
     .venv/bin/python bench/router_bench.py [--duration 5] [--connections 32] [--dynos 1] [--loop asyncio]
 
-Measured 2026-11-29 on the project's 2-vCPU VM while other jobs ran (load
-average 3-6), wrk, uvloop, 1 dyno, 3 rounds of 3-4 s: router CPU 200-270 µs per
-request (~3,700-5,000 req/s on one free core, 1.8-2.5x the goal); end to end
-1,240-1,850 req/s through the router vs 2,300-2,950 req/s direct at 32
-connections (the 2 shared cores run wrk, the dyno and the router); added median
-latency at 1 connection 0.44-1.0 ms, up to 2.4 ms at load average 6+.
+Measured 2026-11-29 on the project's 2-vCPU VM shared with other jobs, wrk,
+1 dyno, 3 rounds of 3 s, 32 connections. At load average 2.7 with uvloop:
+2,527 req/s through the router vs 2,491 direct (goal met: 1.26x), +0.51 ms
+median at 1 connection, router CPU 254 µs/request (~3,900 req/s per free
+core); same run on the default asyncio loop: 1,816 req/s, +0.41 ms, 260 µs.
+At load average 5-6 the 2 cores are saturated by wrk, the dyno, the router and
+other jobs: 1,240-1,850 req/s through vs 2,300-2,950 direct, +0.4-2.4 ms.
 """
 
 from __future__ import annotations
