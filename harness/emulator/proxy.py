@@ -378,6 +378,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._headers: list[tuple[bytes, bytes]] = []
         self._head_done = False
         self._close_delimited = False
+        self._interim = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
@@ -422,6 +423,10 @@ class UpstreamConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         assert self.relay is not None
         status = self._parser.get_status_code()
+        if 100 <= status < 200:  # an interim response (e.g. 100 Continue): the real one follows
+            self._interim = True
+            self._reason, self._headers = b"", []
+            return
         length: int | None = None
         chunked = False
         for name, value in self._headers:
@@ -430,7 +435,7 @@ class UpstreamConnection(asyncio.Protocol):
                 length = int(value)
             elif lower == b"transfer-encoding" and b"chunked" in value.lower():
                 chunked = True
-        no_body = self.relay.head_only or status in _NO_BODY_STATUSES or 100 <= status < 200
+        no_body = self.relay.head_only or status in _NO_BODY_STATUSES
         self._head_done = True
         self._close_delimited = not no_body and length is None and not chunked
         head = ResponseHead(status, self._reason, self._headers, length, chunked)
@@ -445,7 +450,9 @@ class UpstreamConnection(asyncio.Protocol):
             self.relay.body(body)
 
     def on_message_complete(self) -> None:
-        if self.relay is not None:
+        if self._interim:
+            self._interim = False
+        elif self.relay is not None:
             self._message_done()
 
     def _message_done(self) -> None:

@@ -40,6 +40,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/close":
             self.close_connection = True
             return
+        if self.path == "/interim":
+            self.send_response_only(103)
+            self.send_header("Link", "</style.css>; rel=preload")
+            self.end_headers()
+            self.wfile.flush()
         if self.path.startswith("/stream"):
             chunked = self.path == "/stream/chunked"
             self.send_response(200)

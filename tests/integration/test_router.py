@@ -202,6 +202,12 @@ def test_bodies_without_length_are_streamed_through(echo: RuntimeProcess, framin
     assert f"status=200 bytes={len(expected)} protocol=http" in line
 
 
+def test_interim_responses_are_skipped(echo: RuntimeProcess) -> None:
+    response = httpx.get(echo.web_url + "interim", timeout=10)
+    assert response.status_code == 200
+    assert response.json()["env"]["DYNO"] == "web.1"
+
+
 def test_head_request_gets_headers_only(demo: RuntimeProcess) -> None:
     demo.call("formation", type="web", quantity=1)
     demo.call("wait", type="web", count=1)
