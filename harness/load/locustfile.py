@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from locust import FastHttpUser, User
+from locust import FastHttpUser, HttpUser, User
 from locust.shape import LoadTestShape
 
 from harness.config import Config, LocustfileSpec
@@ -29,9 +29,9 @@ __all__ = [
     "LoadedLocustfile",
     "check_locustfiles",
     "load_locustfile",
+    "prepare_user_classes",
     "select_user_classes",
     "summarize_traceback",
-    "with_request_timeout",
 ]
 
 # How many traceback frames of the failing import a LocustfileError shows.
@@ -166,21 +166,37 @@ def _is_shape_class(obj: object) -> bool:
     )
 
 
-def with_request_timeout(classes: list[type[User]], timeout_s: float) -> list[type[User]]:
-    """Subclasses (same names) of FastHttpUser classes whose network timeouts are `timeout_s`.
+def prepare_user_classes(classes: list[type[User]], timeout_s: float) -> list[type[User]]:
+    """Subclasses (same names) that use `timeout_s` and close their connections when stopped.
 
-    The Heroku router answers H12/503 after 30 s; a client timeout a little above
-    that observes the router's answer instead of cutting it off. Classes that set
-    their own timeouts, and other user types, are left as they are.
+    The Heroku router answers H12/503 after 30 s; a FastHttpUser client timeout a
+    little above that observes the router's answer instead of cutting it off
+    (classes that set their own timeouts keep them). A stopped user closes its
+    connections at once instead of leaving them to the garbage collector.
     """
-    return [_with_timeout(cls, timeout_s) for cls in classes]
+    return [_prepared(cls, timeout_s) for cls in classes]
 
 
-def _with_timeout(cls: type[User], timeout_s: float) -> type[User]:
-    if not issubclass(cls, FastHttpUser):
-        return cls
-    overrides: dict[str, object] = {"__module__": cls.__module__}
-    for attr in ("network_timeout", "connection_timeout"):
-        if getattr(cls, attr) == getattr(FastHttpUser, attr):
-            overrides[attr] = timeout_s
-    return type(cls.__name__, (cls,), overrides) if len(overrides) > 1 else cls
+def _prepared(cls: type[User], timeout_s: float) -> type[User]:
+    namespace: dict[str, object] = {"__module__": cls.__module__}
+    if issubclass(cls, FastHttpUser):
+        for attr in ("network_timeout", "connection_timeout"):
+            if getattr(cls, attr) == getattr(FastHttpUser, attr):
+                namespace[attr] = timeout_s
+
+    def on_stop(self: User) -> None:
+        try:
+            cls.on_stop(self)
+        finally:
+            _close_connections(self)
+
+    namespace["on_stop"] = on_stop
+    return type(cls.__name__, (cls,), namespace)
+
+
+def _close_connections(user: User) -> None:
+    client = getattr(user, "client", None)
+    if isinstance(user, FastHttpUser) and user.client_pool is None:
+        user.client.client.clientpool.close()  # the user's own pool (a shared class pool stays open)
+    elif isinstance(user, HttpUser) and client is not None:
+        client.close()

@@ -37,7 +37,7 @@ from locust.stats import calculate_response_time_percentile, diff_response_time_
 from harness.config import AbortCondition
 from harness.errors import LoadError
 from harness.load.distributed import LocalWorkers, MasterControl
-from harness.load.locustfile import with_request_timeout
+from harness.load.locustfile import prepare_user_classes
 from harness.load.pacing import Pacer, PacingMode, paced_user_classes, users_for_rate
 from harness.load.progress import Progress, ProgressState
 from harness.load.stats import RequestSink, StatsSnapshot, TimelineEntry, take_snapshot, window_between
@@ -61,6 +61,8 @@ R = TypeVar("R")
 TICK_S = 1.0
 # Progress figures are taken over this trailing window.
 PROGRESS_WINDOW_S = 5.0
+# At the end of a local run, requests in flight get this long to finish before users are killed.
+STOP_GRACE_S = 10.0
 # Locust warns above this spawn rate per process.
 MAX_SPAWN_RATE_PER_PROCESS = 100.0
 
@@ -150,7 +152,7 @@ class LoadSession:
         self.clock = clock or WallClock()
         self.progress = progress
         self.pacer = Pacer(mode=options.pacing)
-        classes = with_request_timeout(user_classes, options.request_timeout_s)
+        classes = prepare_user_classes(user_classes, options.request_timeout_s)
         self.user_classes = paced_user_classes(classes, self.pacer)
         self.sink = RequestSink(clock=self.clock.now)
         self.measured: list[Measured] = []
@@ -237,8 +239,14 @@ class LoadSession:
         if self.progress is not None:
             self.progress.close()
         runner, env = self._runner, self._env
-        self.pacer.close()
         try:
+            if runner is not None and env is not None and self._control is None:
+                # Let requests in flight finish (their connections close cleanly) before the kill;
+                # users waiting for a pacer slot are stopped right away (releasing them first
+                # would start new requests).
+                env.stop_timeout = min(STOP_GRACE_S, self.options.request_timeout_s)
+                runner.stop()
+            self.pacer.close()
             if runner is not None:
                 runner.quit()
         finally:
@@ -285,7 +293,9 @@ class LoadSession:
         """Apply a step's level now; returns the offered rate (arrival-rate mode) or None."""
         self._current = plan
         if plan.mode is LevelMode.ARRIVAL_RATE:
-            users = users_for_rate(plan.level, cap=self.options.max_users)
+            # Users only ever grow here: idle ones just wait for slots, and stopping users
+            # would kill requests in flight (and their connections) mid-run.
+            users = max(users_for_rate(plan.level, cap=self.options.max_users), self.runner.target_user_count)
             self._set_rate(plan.level)
             self._start_users(users, ramp_s=plan.ramp_s, fast=True)
             return plan.level
@@ -386,7 +396,6 @@ class LoadSession:
                 f"error ratio {ratio:.1%} over the last {abort.for_s:g} s exceeded the abort limit "
                 f"{abort.error_ratio:.1%}"
             )
-            self.runner.stop()
 
     def _draw(self, plan: StepPlan) -> None:
         if self.progress is None:

@@ -22,7 +22,7 @@ from locust.runners import WorkerRunner
 
 from harness.errors import LoadError
 from harness.load.distributed import FLUSH_MESSAGE, FLUSHED_MESSAGE, RATE_MESSAGE
-from harness.load.locustfile import load_locustfile, with_request_timeout
+from harness.load.locustfile import load_locustfile, prepare_user_classes
 from harness.load.pacing import Pacer, PacingMode, paced_user_classes
 from harness.load.stats import RequestSink
 
@@ -68,7 +68,7 @@ def serve_once(
     """Connect to a master, generate the load it asks for, return when it quits."""
     pacer = Pacer(mode=pacing)
     loaded = load_locustfile(locustfile)
-    classes = with_request_timeout(list(loaded.user_classes.values()), request_timeout_s)
+    classes = prepare_user_classes(list(loaded.user_classes.values()), request_timeout_s)
     options = get_parser(default_config_files=[]).parse_args(["--headless", "--worker"])
     env = Environment(
         user_classes=paced_user_classes(classes, pacer), events=Events(), parsed_options=options
