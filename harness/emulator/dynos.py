@@ -25,7 +25,10 @@ Private-S/M/L       as Performance-M/L/L-RAM
 
 Process cleanup: each dyno runs in its own session (process group), so the
 whole group is signalled on stop; and on Linux it gets ``PR_SET_PDEATHSIG``
-(SIGKILL), so if the emulator itself dies its dynos die with it.
+(SIGKILL), so if the emulator itself dies its dynos die with it. That signal
+reaches the process bash runs: a simple Procfile command (bash execs it) or,
+for a compound one (``a && b``), bash itself; children such a process forks
+(gunicorn workers) must notice their parent is gone, as gunicorn's do.
 """
 
 from __future__ import annotations
