@@ -1,0 +1,165 @@
+"""harness's load-generation throughput vs plain `locust --headless`: same locustfile, same target, one run.
+
+The target is a trivial keep-alive HTTP server (an asyncio Protocol in a process
+of its own, answering every request head with a canned 200), fast enough that the load generator
+is the bottleneck. Both generators run as subprocesses with one Locust process,
+`--users` FastHttpUsers without think time, for the same duration, alternating
+`--rounds` times (loopback is noisy: compare within one run, see LOCUST-NOTES):
+
+- plain: `python -m locust -f bench.py --headless -u U -r U -t Ns --json` → requests / (last − first request);
+- harness: `python -m harness load bench --host URL --format json` (users mode, ramp 1 s, warm-up 2 s,
+  hold N−3 s) → the judged window's achieved req/s.
+
+    .venv/bin/python bench/load_overhead.py [--users 20] [--seconds 13] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+
+LOCUSTFILE = """\
+from locust import FastHttpUser, constant, task
+
+
+class Hammer(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def home(self):
+        self.client.get("/")
+"""
+
+SCENARIOS = """\
+version: 1
+target:
+  app: bench-target
+  formations: [{{quantity: 1}}]
+locustfiles:
+  bench: {{path: {locustfile}}}
+expected_peak: {{users: {users}}}
+scenarios:
+  - name: bench
+    kind: load
+    level: {{users: {users}}}
+    spawn_rate: {users}
+    ramp_s: 1
+    warmup_s: 2
+    hold_s: {hold}
+    window_s: {hold}
+"""
+
+
+class _Canned(asyncio.Protocol):
+    """Answers each request head (GETs without a body) with the canned 200, keeping the connection."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.pending = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.pending += data
+        count = self.pending.count(b"\r\n\r\n")
+        if count:
+            self.pending = self.pending[self.pending.rfind(b"\r\n\r\n") + 4 :]
+            self.transport.write(RESPONSE * count)
+
+
+def serve(port: int) -> None:
+    """Run the trivial target until killed."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(_Canned, "127.0.0.1", port, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the target did not listen on {port}")
+
+
+def run_plain(locustfile: Path, host: str, users: int, seconds: int) -> float:
+    command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(users)]
+    command += ["-r", str(users), "-t", f"{seconds}s", "--host", host, "--json", "--skip-log-setup"]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False).stdout
+    entries = json.loads(out)
+    requests = sum(e["num_requests"] for e in entries)
+    first = min(e["start_time"] for e in entries)
+    last = max(e["last_request_timestamp"] for e in entries)
+    return requests / (last - first)
+
+
+def run_harness(scenarios: Path, host: str, seconds: int) -> float:
+    command = [sys.executable, "-m", "harness", "load", "bench", "--scenarios", str(scenarios)]
+    command += ["--host", host, "--quiet", "--format", "json"]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False).stdout
+    return float(json.loads(out)["judged"]["total"]["rps"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=13)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
+    port = free_port()
+    target = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
+    try:
+        wait_listening(port)
+        host = f"http://127.0.0.1:{port}"
+        with tempfile.TemporaryDirectory() as tmp:
+            locustfile = Path(tmp) / "bench_locustfile.py"
+            locustfile.write_text(LOCUSTFILE)
+            scenarios = Path(tmp) / "scenarios.yaml"
+            hold = args.seconds - 3
+            scenarios.write_text(SCENARIOS.format(locustfile=locustfile, users=args.users, hold=hold))
+            plain, harness = [], []
+            for round_ in range(1, args.rounds + 1):
+                plain.append(run_plain(locustfile, host, args.users, args.seconds))
+                harness.append(run_harness(scenarios, host, args.seconds))
+                print(
+                    f"round {round_}: plain locust {plain[-1]:,.0f} req/s, harness {harness[-1]:,.0f} req/s"
+                )
+    finally:
+        target.terminate()
+        target.wait(timeout=10)
+    ratio = statistics.median(harness) / statistics.median(plain)
+    print(
+        f"median: plain locust {statistics.median(plain):,.0f} req/s, "
+        f"harness {statistics.median(harness):,.0f} req/s, harness/plain = {ratio:.1%}"
+    )
+
+
+if __name__ == "__main__":
+    main()
