@@ -18,7 +18,8 @@ the successful throughput of the last good step (for the search: its confirmed
 level). Goal (issue 5): the search needs at most half the load time of the
 same-resolution ramp, with the same or better accuracy, within ±5%.
 
-    .venv/bin/python bench/search_vs_linear.py [--dynos 2] [--search-ms 34.8] [--quick]
+    .venv/bin/python bench/search_vs_linear.py [--dynos 2] [--search-ms 34.8] [--tolerance 0.05]
+        [--repeat 2] [--quick] [--steps]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
+import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Generator  # noqa: E402
@@ -62,7 +64,7 @@ scenarios:
     locustfile: search
     start: {{rps: {start}}}
     max: {{rps: 5000}}
-    growth: 2.0
+    growth: {growth}
     tolerance: {tolerance}
     ramp_s: {ramp}
     step_hold_s: {hold}
@@ -149,6 +151,7 @@ def _config(args: argparse.Namespace, workdir: Path) -> Config:
         locustfile=ROOT / "locustfiles" / "search_only.py",
         start=args.start,
         tolerance=args.tolerance,
+        growth=args.growth,
         ramp=args.ramp,
         hold=args.hold,
         confirm=args.confirm,
@@ -179,30 +182,58 @@ def _run_search(config: Config, url: str, *, show_steps: bool) -> Outcome:
         print(describe_result(result), flush=True)
     point = result.breaking_point
     assert point is not None
-    name = f"adaptive search ({point.status}, tolerance {point.tolerance:.0%})"
+    name = f"adaptive search ({point.status}, tolerance {point.tolerance:.1%})"
     return Outcome(
         name=name, load_time_s=point.load_time_s, estimate_rps=point.sustainable_rps, steps=len(result.steps)
     )
 
 
-def _print(outcomes: list[Outcome], truth: float, dynos: int) -> None:
+def _print(rounds: list[list[Outcome]], truth: float, dynos: int) -> None:
     where = f"demo app /search, {dynos} × Standard-1X"
     print(f"\ntarget: {where}, true capacity {truth:.1f} req/s (GET /api/capacity)")
-    print(f"{'method':<44} {'load time':>10} {'estimate':>14} {'error':>8} {'steps':>6}")
-    for o in outcomes:
-        error = o.error(truth)
-        estimate = f"{o.estimate_rps:.1f} req/s" if o.estimate_rps is not None else "–"
-        shown = f"{error:+.1%}" if error is not None else "–"
-        print(f"{o.name:<44} {o.load_time_s:>8.1f} s {estimate:>14} {shown:>8} {o.steps:>6}")
-    search, same = outcomes[0], outcomes[1]
-    ratio = search.load_time_s / same.load_time_s
-    search_error, same_error = search.error(truth), same.error(truth)
-    print(f"\nload time, adaptive / same-resolution linear: {ratio:.2f} (goal ≤ 0.50)")
-    if search_error is not None and same_error is not None:
-        print(
-            f"|error|, adaptive {abs(search_error):.1%} vs same-resolution linear {abs(same_error):.1%} "
-            f"(goal: adaptive ≤ linear and ≤ 5%)"
+    print(f"{'round':>5} {'method':<44} {'load time':>10} {'estimate':>14} {'error':>8} {'steps':>6}")
+    for number, outcomes in enumerate(rounds, 1):
+        for o in outcomes:
+            error = o.error(truth)
+            estimate = f"{o.estimate_rps:.1f} req/s" if o.estimate_rps is not None else "–"
+            shown = f"{error:+.1%}" if error is not None else "–"
+            print(f"{number:>5} {o.name:<44} {o.load_time_s:>8.1f} s {estimate:>14} {shown:>8} {o.steps:>6}")
+    print("\nmean over rounds:")
+    for column, name in enumerate(o.name for o in rounds[0]):
+        runs = [r[column] for r in rounds]
+        errors = [abs(e) for e in (o.error(truth) for o in runs) if e is not None]
+        time_s = statistics.mean(o.load_time_s for o in runs)
+        shown = f"{statistics.mean(errors):.1%}" if errors else "–"
+        print(f"  {name:<44} load {time_s:6.1f} s   |error| {shown}")
+    search = statistics.mean(r[0].load_time_s for r in rounds)
+    same = statistics.mean(r[1].load_time_s for r in rounds)
+    print(f"load time, adaptive / same-resolution linear: {search / same:.2f} (goal ≤ 0.50)")
+    if len(rounds[0]) > 2:
+        issue = statistics.mean(r[2].load_time_s for r in rounds)
+        print(f"load time, adaptive / the issue's +12 req/s every 5 s: {search / issue:.2f}")
+
+
+def _round(config: Config, url: str, truth: float, args: argparse.Namespace) -> list[Outcome]:
+    """The search, then each linear ramp, against the same target."""
+    print("running the adaptive search ...", flush=True)
+    outcomes = [_run_search(config, url, show_steps=args.steps)]
+    step_s = args.ramp + args.hold
+    ramps = [
+        (f"linear +{args.tolerance * truth:.1f} req/s every {step_s:g} s", args.tolerance * truth, step_s)
+    ]
+    if not args.quick:
+        ramps += [
+            ("linear +12 req/s every 5 s (issue)", 12.0, 5.0),
+            ("linear +50 req/s every 5 s (issue)", 50.0, 5.0),
+        ]
+    for name, step, seconds in ramps:
+        gevent.sleep(3.0)  # let the previous run's queues drain
+        print(f"running {name} ...", flush=True)
+        outcomes.append(
+            _run_linear(config, url, name, start=args.start, step=step, step_s=seconds, ramp_s=args.ramp)
         )
+    gevent.sleep(3.0)
+    return outcomes
 
 
 def main() -> None:
@@ -213,11 +244,13 @@ def main() -> None:
     parser.add_argument("--search-ms", type=float, default=34.8, help="demo /search service time (ms)")
     parser.add_argument("--start", type=float, default=25.0, help="start level, req/s (both methods)")
     parser.add_argument("--tolerance", type=float, default=0.05)
+    parser.add_argument("--growth", type=float, default=2.0, help="the search's probe growth factor")
     parser.add_argument("--ramp", type=float, default=0.5, help="s before each measured window")
     parser.add_argument("--hold", type=float, default=3.0, help="s measured per step")
     parser.add_argument("--confirm", type=float, default=6.0, help="s of the search's confirmation hold")
     parser.add_argument("--quick", action="store_true", help="skip the issue's two reference ramps")
     parser.add_argument("--steps", action="store_true", help="print every step of the search")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds (the machine is noisy: compare means)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
         config = _config(args, Path(tmp))
@@ -225,32 +258,11 @@ def main() -> None:
         try:
             url = _scale(emulator, args.dynos, args.search_ms)
             truth = _truth(url, args.dynos)
-            print(f"truth {truth:.1f} req/s at {url}; running the adaptive search ...", flush=True)
-            outcomes = [_run_search(config, url, show_steps=args.steps)]
-            step_s = args.ramp + args.hold
-            ramps = [
-                (
-                    f"linear +{args.tolerance * truth:.1f} req/s every {step_s:g} s",
-                    args.tolerance * truth,
-                    step_s,
-                )
-            ]
-            if not args.quick:
-                ramps += [
-                    ("linear +12 req/s every 5 s (issue)", 12.0, 5.0),
-                    ("linear +50 req/s every 5 s (issue)", 50.0, 5.0),
-                ]
-            for name, step, seconds in ramps:
-                gevent.sleep(3.0)  # let the previous run's queues drain
-                print(f"running {name} ...", flush=True)
-                outcomes.append(
-                    _run_linear(
-                        config, url, name, start=args.start, step=step, step_s=seconds, ramp_s=args.ramp
-                    )
-                )
+            print(f"truth {truth:.1f} req/s at {url}", flush=True)
+            rounds = [_round(config, url, truth, args) for _ in range(max(1, args.repeat))]
         finally:
             emulator.stop()
-    _print(outcomes, truth, args.dynos)
+    _print(rounds, truth, args.dynos)
 
 
 if __name__ == "__main__":
