@@ -385,14 +385,17 @@ class _Search:
             return True
         return hi <= lo * (1 + self.params.tolerance) + 1e-9
 
-    def _estimate_rps(self, exclude: _Trial | None = None, *, clear_only: bool = False) -> float | None:
+    def _estimate_rps(
+        self, exclude: _Trial | None = None, *, clear_only: bool = False, raw: bool = False
+    ) -> float | None:
         """Capacity estimate: successful req/s pooled over saturated windows (weighted by duration).
 
         Only the newest window at each level, and only above the last good
         level: a window a re-test overturned was noise, not capacity. With
         `clear_only`, only windows short by twice the saturation tolerance (an
         overshoot, not a noisy window near the line): strong enough to
-        *explain* a break rather than merely to suggest where to look.
+        *explain* a break rather than merely to suggest where to look. Unless
+        `raw`, never below what the last good window achieved.
         """
         lo, _ = self._bracket()
         floor = lo.level if lo is not None else 0.0
@@ -407,7 +410,11 @@ class _Search:
         seconds = sum(t.window.duration_s for t in saturated)
         if seconds <= 0:
             return None
-        return sum(success_rps(t.window) * t.window.duration_s for t in saturated) / seconds
+        pooled = sum(success_rps(t.window) * t.window.duration_s for t in saturated) / seconds
+        if clear_only or lo is None or raw:
+            return pooled
+        # Overload can waste capacity (errors, thrashing): a good window proves at least its throughput.
+        return max(pooled, success_rps(lo.window))
 
     def _clearly_saturated(self, trial: _Trial) -> bool:
         expected = trial.judgement.expected_rps
@@ -523,7 +530,7 @@ class _Search:
             load_time_s=round(self.load_time_s, 3),
             tolerance=self.params.tolerance,
         )
-        estimate = self._estimate_rps()
+        estimate = self._estimate_rps(raw=True)
         return SearchResult(
             breaking_point=breaking_point,
             steps=list(self.records),

@@ -57,6 +57,7 @@ class SimulatedApp:
     cold_factor: float = 5.0
     generator_limit_rps: float | None = None  # the load generator saturates above this offered rate
     abort_error_ratio: float | None = None  # the abort condition trips at this error ratio
+    thrash_factor: float = 1.0  # service rate while rejecting (< 1: overload wastes capacity)
     backlog: float = 0.0  # requests waiting right now (state between steps)
     clock: float = 1_000_000.0
     windows: int = 0
@@ -116,7 +117,8 @@ class SimulatedApp:
             room = self.backlog_limit - self.backlog
             accepted = min(arrivals, max(0.0, room + self.capacity_rps * _DT))
             rejected += arrivals - accepted
-            done = min(self.backlog + accepted, self.capacity_rps * _DT)
+            rate = self.capacity_rps * (self.thrash_factor if arrivals > accepted else 1.0)
+            done = min(self.backlog + accepted, rate * _DT)
             self.backlog = max(0.0, self.backlog + accepted - done)
             served += done
             waits.append(self.backlog / self.capacity_rps)

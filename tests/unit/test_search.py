@@ -77,6 +77,14 @@ def test_the_estimate_from_a_saturated_step_jumps_close_to_the_answer() -> None:
     assert detail is not None and not detail.passed and detail.measured is not None
 
 
+def test_an_estimate_that_overload_drags_down_still_lands_within_tolerance() -> None:
+    app = SimulatedApp(slots=4, service_ms=40.0, thrash_factor=0.85)  # 100 req/s, 85 while rejecting
+    result = _search(app, _params(start_level=25.0))
+    assert result.capacity_estimate_rps is not None and result.capacity_estimate_rps < 95.0
+    assert result.breaking_point.status == SearchStatus.FOUND
+    assert abs(_relative_error(result, 100.0)) <= 0.05
+
+
 def test_noisy_system_one_bad_window_does_not_decide() -> None:
     misses = []
     for seed in range(40):
