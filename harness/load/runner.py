@@ -19,7 +19,7 @@ import logging
 import socket
 import time
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -44,6 +44,7 @@ from harness.load.stats import RequestSink, StatsSnapshot, TimelineEntry, take_s
 from harness.measurements import LevelMode, StepPlan, StepWindow
 
 __all__ = [
+    "INTERRUPTED_REASON",
     "Clock",
     "LoadSession",
     "Measured",
@@ -85,6 +86,9 @@ class WallClock:
     def sleep(self, seconds: float) -> None:
         """Cooperative sleep."""
         gevent.sleep(seconds)
+
+
+INTERRUPTED_REASON = "interrupted (Ctrl-C or SIGTERM): the load was stopped early"
 
 
 class ScenarioAborted(Exception):
@@ -147,8 +151,12 @@ class LoadSession:
         *,
         clock: Clock | None = None,
         progress: Progress | None = None,
+        stop_requested: Callable[[], bool] | None = None,
     ) -> None:
         self.options = options
+        # Polled every tick: the pipeline's first Ctrl-C/SIGTERM ends the scenario like an abort.
+        self.stop_requested = stop_requested
+        self.interrupted = False
         self.clock = clock or WallClock()
         self.progress = progress
         self.pacer = Pacer(mode=options.pacing)
@@ -352,7 +360,13 @@ class LoadSession:
             self.clock.sleep(min(TICK_S, remaining))
             self._sample()
             self._check_abort()
+            self._check_stop()
             self._draw(plan)
+
+    def _check_stop(self) -> None:
+        if self.abort_reason is None and self.stop_requested is not None and self.stop_requested():
+            self.interrupted = True
+            self.abort_reason = INTERRUPTED_REASON
 
     def _sample(self) -> None:
         now = self.clock.now()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TextIO
 
 from harness.capacity.search import SearchParams, SearchStatus, breaking_point_search
@@ -37,6 +37,7 @@ from harness.load.locustfile import load_locustfile, select_user_classes
 from harness.load.pacing import PacingMode
 from harness.load.progress import Progress
 from harness.load.runner import (
+    INTERRUPTED_REASON,
     Clock,
     LoadSession,
     Measured,
@@ -182,15 +183,22 @@ def run_scenario(
     quiet: bool = False,
     stream: TextIO | None = None,
     clock: Clock | None = None,
+    stop_requested: Callable[[], bool] | None = None,
 ) -> ScenarioResult:
-    """Run one scenario against `host` (a base URL) and return everything it measured."""
+    """Run one scenario against `host` (a base URL) and return everything it measured.
+
+    `stop_requested` is polled every tick; once it answers True the scenario ends early with
+    status 'interrupted' and what it measured so far (the pipeline's first Ctrl-C)."""
+    host = host.rstrip("/")  # Locust joins host + "/path": a trailing slash would make "//path"
     ensure_reachable(host)
     spec = config.locustfile_for(scenario)
     classes = select_user_classes(load_locustfile(spec.path), spec.user_classes)
     options = session_options(config, scenario, host=host, workers=workers, expect_workers=expect_workers)
     progress = Progress(scenario.name, stream=stream, enabled=not quiet)
     started = time.time()
-    with LoadSession(classes, options, clock=clock, progress=progress) as session:
+    with LoadSession(
+        classes, options, clock=clock, progress=progress, stop_requested=stop_requested
+    ) as session:
         try:
             result = _run_kind(config, scenario, session)
         except ScenarioAborted as aborted:
@@ -205,6 +213,8 @@ def run_scenario(
                 "workers": options.workers + options.expect_workers,
             }
         )
+        if session.interrupted:
+            result = result.model_copy(update={"status": "interrupted", "abort_reason": INTERRUPTED_REASON})
     return result
 
 
