@@ -40,7 +40,6 @@ from pathlib import Path  # noqa: E402
 import gevent  # noqa: E402
 import httpx  # noqa: E402
 
-import harness.cli.app  # noqa: E402, F401  (registers the commands before a command module is imported)
 from harness.capacity.slo import SloLimits, judge, success_rps  # noqa: E402
 from harness.cli.stress import describe_result  # noqa: E402
 from harness.config import Config, StressScenario, parse_config  # noqa: E402

@@ -96,4 +96,5 @@ LAZY_COMMANDS: dict[str, str] = {
     "history": "harness.cli.results:history",
     "report": "harness.cli.results:report",
     "run": "harness.cli.run:run_command",
+    "stress": "harness.cli.stress:stress_command",
 }
