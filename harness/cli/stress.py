@@ -161,7 +161,7 @@ def describe_result(result: ScenarioResult, output_format: str = "table") -> str
     if result.recovery is not None:
         rec = result.recovery
         lines.append(
-            f"  recovery at {rec.level:g}: within {rec.time_to_recover_s:.1f} s"
+            f"  recovery at {rec.level:g}: the SLOs held again {rec.time_to_recover_s:.1f} s after the drop"
             if rec.recovered and rec.time_to_recover_s is not None
             else f"  recovery at {rec.level:g}: NOT within {rec.limit_s:g} s"
         )
