@@ -30,13 +30,22 @@ from locust.runners import MasterRunner, WorkerNode
 from harness.errors import LoadError
 from harness.load.pacing import PacingMode
 
-__all__ = ["FLUSHED_MESSAGE", "FLUSH_MESSAGE", "RATE_MESSAGE", "LocalWorkers", "MasterControl"]
+__all__ = [
+    "FLUSHED_MESSAGE",
+    "FLUSH_MESSAGE",
+    "HELLO_MESSAGE",
+    "RATE_MESSAGE",
+    "LocalWorkers",
+    "MasterControl",
+]
 
 logger = logging.getLogger(__name__)
 
 RATE_MESSAGE = "harness_rate"
 FLUSH_MESSAGE = "harness_flush"
 FLUSHED_MESSAGE = "harness_flushed"
+HELLO_MESSAGE = "harness_hello"  # a `harness worker` announces itself (plain `locust --worker` does not)
+HELLO_GRACE_S = 0.5
 FLUSH_TIMEOUT_S = 5.0
 WORKER_EXIT_TIMEOUT_S = 15.0
 LOG_TAIL_CHARS = 1500
@@ -49,7 +58,9 @@ class MasterControl:
         self.runner = runner
         self._acks: dict[str, int] = {}
         self._seq = 0
+        self._harness_workers: set[str] = set()
         runner.register_message(FLUSHED_MESSAGE, self._on_flushed)
+        runner.register_message(HELLO_MESSAGE, self._on_hello)
 
     def clients(self) -> list[WorkerNode]:
         """Workers currently connected (ready, spawning or running)."""
@@ -67,21 +78,34 @@ class MasterControl:
                     "(or `locust --worker` in users mode) and check that the port is reachable."
                 )
             gevent.sleep(0.2)
+        gevent.sleep(HELLO_GRACE_S)  # let `harness worker`s introduce themselves
+
+    def harness_workers(self) -> list[WorkerNode]:
+        """Connected workers that are `harness worker`s (they pace and answer flushes)."""
+        return [c for c in self.clients() if c.id in self._harness_workers]
 
     def set_rate(self, rate: float | None) -> None:
         """Give each worker its share of an arrival rate (None: pacing off, users keep their wait_time)."""
+        plain = len(self.clients()) - len(self.harness_workers())
+        if rate is not None and plain:
+            raise LoadError(
+                f"{plain} of the connected workers are plain `locust --worker`s, which cannot pace an "
+                "arrival rate. Use `harness worker` there, or give the scenario a level in users."
+            )
         workers = max(1, len(self.clients()))
         share = None if rate is None else rate / workers
-        self.runner.send_message(RATE_MESSAGE, {"rate": share})
+        for worker in self.harness_workers():
+            self.runner.send_message(RATE_MESSAGE, {"rate": share}, client_id=worker.id)
 
     def flush(self) -> None:
         """Ask every worker for its stats now and wait for all answers (at most FLUSH_TIMEOUT_S)."""
         self._seq += 1
         seq = self._seq
-        waiting = [c.id for c in self.clients()]
-        if not waiting:
+        waiting = [c.id for c in self.harness_workers()]
+        if not waiting:  # plain Locust workers only: their 3 s reports are all there is
             return
-        self.runner.send_message(FLUSH_MESSAGE, {"seq": seq})
+        for worker in waiting:
+            self.runner.send_message(FLUSH_MESSAGE, {"seq": seq}, client_id=worker)
         deadline = time.monotonic() + FLUSH_TIMEOUT_S
         while any(self._acks.get(worker, 0) < seq for worker in waiting):
             if time.monotonic() > deadline:
@@ -89,12 +113,16 @@ class MasterControl:
                 return
             gevent.sleep(0.01)
 
+    def _on_hello(self, environment: Any, msg: Any, **_: Any) -> None:
+        self._harness_workers.add(msg.node_id)
+
     def _on_flushed(self, environment: Any, msg: Any, **_: Any) -> None:
         self._acks[msg.node_id] = int(msg.data["seq"])
 
     def close(self) -> None:
         """Forget the listener (the runner is per session, so nothing else lingers)."""
-        self.runner.custom_messages.pop(FLUSHED_MESSAGE, None)
+        for message in (FLUSHED_MESSAGE, HELLO_MESSAGE):
+            self.runner.custom_messages.pop(message, None)
 
 
 class LocalWorkers:

@@ -33,6 +33,7 @@ from locust.env import Environment
 from locust.event import Events
 from locust.runners import CPU_WARNING_THRESHOLD, Runner
 from locust.stats import calculate_response_time_percentile, diff_response_time_dicts
+from locust.user.task import LOCUST_STATE_STOPPING
 
 from harness.config import AbortCondition
 from harness.errors import LoadError
@@ -62,8 +63,8 @@ R = TypeVar("R")
 TICK_S = 1.0
 # Progress figures are taken over this trailing window.
 PROGRESS_WINDOW_S = 5.0
-# At the end of a local run, requests in flight get this long to finish before users are killed.
-STOP_GRACE_S = 10.0
+# At the end of a local run, users get this long to finish their request in flight before the kill.
+STOP_GRACE_S = 3.0
 # Locust warns above this spawn rate per process.
 MAX_SPAWN_RATE_PER_PROCESS = 100.0
 
@@ -249,11 +250,7 @@ class LoadSession:
         runner, env = self._runner, self._env
         try:
             if runner is not None and env is not None and self._control is None:
-                # Let requests in flight finish (their connections close cleanly) before the kill;
-                # users waiting for a pacer slot are stopped right away (releasing them first
-                # would start new requests).
-                env.stop_timeout = min(STOP_GRACE_S, self.options.request_timeout_s)
-                runner.stop()
+                self._stop_gracefully(runner, env)
             self.pacer.close()
             if runner is not None:
                 runner.quit()
@@ -265,6 +262,23 @@ class LoadSession:
                 env.events.cpu_warning.remove_listener(self._on_cpu_warning)
             if self._control is not None:
                 self._control.close()
+
+    def _stop_gracefully(self, runner: Runner, env: Environment) -> None:
+        """Let every user finish its request in flight, then stop, before anything is killed.
+
+        Locust kills a waiting user at once, and one whose sleep has just ended starts a
+        new request before the kill lands: its socket is then left to the garbage
+        collector. Marking every user as stopping (what Locust's own graceful ramp-down
+        does) makes each one leave at its next wait instead; released pacer waiters leave
+        at once. Users still busy after STOP_GRACE_S are killed.
+        """
+        for greenlet in list(runner.user_greenlets):
+            user = greenlet.args[0] if greenlet.args else None
+            if isinstance(user, User):
+                user._state = LOCUST_STATE_STOPPING
+        self.pacer.close()
+        env.stop_timeout = min(STOP_GRACE_S, self.options.request_timeout_s)
+        runner.stop()
 
     # -- steps ------------------------------------------------------------------------------
 

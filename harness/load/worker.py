@@ -21,7 +21,7 @@ from locust.event import Events
 from locust.runners import WorkerRunner
 
 from harness.errors import LoadError
-from harness.load.distributed import FLUSH_MESSAGE, FLUSHED_MESSAGE, RATE_MESSAGE
+from harness.load.distributed import FLUSH_MESSAGE, FLUSHED_MESSAGE, HELLO_MESSAGE, RATE_MESSAGE
 from harness.load.locustfile import load_locustfile, prepare_user_classes
 from harness.load.pacing import Pacer, PacingMode, paced_user_classes
 from harness.load.stats import RequestSink
@@ -85,6 +85,7 @@ def serve_once(
     runner.register_message(RATE_MESSAGE, lambda environment, msg, **_: pacer.set_rate(msg.data["rate"]))
     runner.register_message(FLUSH_MESSAGE, lambda environment, msg, **_: _flush(runner, msg.data["seq"]))
     env.events.init.fire(environment=env, runner=runner, web_ui=None)
+    runner.send_message(HELLO_MESSAGE, {"pacing": str(pacing)})
     try:
         runner.greenlet.join()
     finally:

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli.app import cli
-from harness.config import load_config
+from harness.config import load_config, parse_config
 from harness.errors import ConfigError, LocustfileError
 from harness.load.locustfile import check_locustfiles
 
@@ -127,3 +127,11 @@ def test_validate_command_exits_2_with_the_location(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["validate", str(path)])
     assert result.exit_code == 2
     assert f"{path}:13: scenarios[0].hold_s" in result.output
+
+
+def test_the_readme_example_is_a_valid_scenarios_file(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## scenarios.yaml", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = parse_config(example, source=tmp_path / "scenarios.yaml")
+    assert [s.kind for s in config.scenarios] == ["load", "stress", "spike", "soak"]
