@@ -6,7 +6,8 @@ is the bottleneck. Both generators run as subprocesses with one Locust process,
 `--users` FastHttpUsers without think time, for the same duration, alternating
 `--rounds` times (loopback is noisy: compare within one run, see LOCUST-NOTES):
 
-- plain: `python -m locust -f bench.py --headless -u U -r U -t Ns --json` → requests / (last − first request);
+- plain: `python -m locust -f bench.py --headless -u U -r U -t Ns --csv P` → Δrequests/Δt of the
+  per-second history after the first 3 s;
 - harness: `python -m harness load bench --host URL --format json` (users mode, ramp 1 s, warm-up 2 s,
   hold N−3 s) → the judged window's achieved req/s.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import socket
 import statistics
@@ -26,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+# Both generators are measured after this start-up (ramp and warm-up).
+SKIPPED_S = 3
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 
 LOCUSTFILE = """\
@@ -105,15 +109,20 @@ def wait_listening(port: int, timeout_s: float = 10.0) -> None:
     raise RuntimeError(f"the target did not listen on {port}")
 
 
-def run_plain(locustfile: Path, host: str, users: int, seconds: int) -> float:
+def run_plain(locustfile: Path, host: str, users: int, seconds: int, workdir: Path) -> float:
+    """Plain Locust's rate over the same part of the run harness judges: after the first 3 s."""
+    prefix = workdir / "plain"
     command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(users)]
-    command += ["-r", str(users), "-t", f"{seconds}s", "--host", host, "--json", "--skip-log-setup"]
-    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False).stdout
-    entries = json.loads(out)
-    requests = sum(e["num_requests"] for e in entries)
-    first = min(e["start_time"] for e in entries)
-    last = max(e["last_request_timestamp"] for e in entries)
-    return requests / (last - first)
+    command += ["-r", str(users), "-t", f"{seconds}s", "--host", host, "--csv", str(prefix)]
+    command += ["--skip-log-setup"]
+    subprocess.run(command, capture_output=True, timeout=seconds + 60, check=False)
+    with open(f"{prefix}_stats_history.csv", newline="") as history:
+        rows = [r for r in csv.DictReader(history) if r["Name"] == "Aggregated"]
+    start = int(rows[0]["Timestamp"]) + SKIPPED_S
+    measured = [r for r in rows if int(r["Timestamp"]) >= start]
+    first, last = measured[0], measured[-1]
+    elapsed = int(last["Timestamp"]) - int(first["Timestamp"])
+    return (int(last["Total Request Count"]) - int(first["Total Request Count"])) / elapsed
 
 
 def run_harness(scenarios: Path, host: str, seconds: int) -> float:
@@ -142,11 +151,11 @@ def main() -> None:
             locustfile = Path(tmp) / "bench_locustfile.py"
             locustfile.write_text(LOCUSTFILE)
             scenarios = Path(tmp) / "scenarios.yaml"
-            hold = args.seconds - 3
+            hold = args.seconds - SKIPPED_S
             scenarios.write_text(SCENARIOS.format(locustfile=locustfile, users=args.users, hold=hold))
             plain, harness = [], []
             for round_ in range(1, args.rounds + 1):
-                plain.append(run_plain(locustfile, host, args.users, args.seconds))
+                plain.append(run_plain(locustfile, host, args.users, args.seconds, Path(tmp)))
                 harness.append(run_harness(scenarios, host, args.seconds))
                 print(
                     f"round {round_}: plain locust {plain[-1]:,.0f} req/s, harness {harness[-1]:,.0f} req/s"
