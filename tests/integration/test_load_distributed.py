@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness.config import parse_config
 from harness.emulator import EmulatorProcess
+from harness.errors import LoadError
 from harness.load.scenarios import run_scenario
 from harness.measurements import TOTAL, ScenarioResult, StepKind
 
@@ -72,3 +75,13 @@ def test_two_local_workers_give_the_same_step_totals_as_a_local_run(
         and p.ts + 1 <= distributed.judged.end_ts
     ]
     assert in_hold and 20 <= sum(in_hold) / len(in_hold) <= 40
+
+
+def test_missing_remote_workers_end_in_a_clear_load_error(tmp_path: Path, emulator: EmulatorProcess) -> None:
+    text = SCENARIOS.replace(
+        "locustfiles:", "load_generator: {master_bind_port: 0, worker_join_timeout_s: 1}\nlocustfiles:"
+    )
+    config = parse_config(text, source=tmp_path / "scenarios.yaml")
+    host = emulator.web_url("harness-demo").rstrip("/")
+    with pytest.raises(LoadError, match=r"only 0 of 2 Locust workers joined within 1 s"):
+        run_scenario(config, config.scenario("shop-load"), host=host, expect_workers=2, quiet=True)

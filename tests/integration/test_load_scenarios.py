@@ -218,8 +218,21 @@ def test_three_scenarios_in_one_process_count_their_own_requests(tmp_path: Path,
     hold_s: 2
     window_s: 2
 """
-        for n, level in enumerate(["{rps: 20}", "{users: 10}", "{rps: 20}"])
+        for n, level in enumerate(["{rps: 20}", "{users: 10}"])
     ]
+    scenarios.append(
+        """\
+  - name: short-soak
+    kind: soak
+    locustfile: shop
+    level: {rps: 20}
+    ramp_s: 0.5
+    warmup_s: 1
+    hold_s: 2
+    window_s: 1
+    max_p95_drift_ratio: 10
+"""
+    )
     cfg = config(tmp_path, *scenarios)
     handlers_before = len(locust.events.request._handlers)
     for scenario in cfg.scenarios:
@@ -236,4 +249,7 @@ def test_three_scenarios_in_one_process_count_their_own_requests(tmp_path: Path,
         assert sum(in_window) <= judged.total.requests * 1.1 + 2
         if judged.offered_rps is not None:
             assert abs(judged.achieved_rps - 20) / 20 <= 0.10
+        if scenario.kind == "soak":  # the first and last 1 s windows compared
+            assert [s.window.plan.kind for s in result.steps].count(StepKind.HOLD) == 2
+            assert next(v for v in result.verdicts if v.criterion == "p95_drift_ratio").measured is not None
     assert len(locust.events.request._handlers) == handlers_before
