@@ -36,7 +36,7 @@ scenarios:
     locustfile: search
     start: {{rps: {start}}}
     max: {{rps: 1000}}
-    growth: 2.0
+    growth: 3.0
     tolerance: 0.05
     ramp_s: 0.5
     step_hold_s: 3
