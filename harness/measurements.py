@@ -184,6 +184,13 @@ class Verdict(_Frozen):
             f"{self.criterion}{where} {shown} {self.unit} {relation} {self.threshold:g} {self.unit}".strip()
         )
 
+    @property
+    def miss_ratio(self) -> float | None:
+        """How far a failed criterion missed, relative to its threshold (0.5: 50 % past it); else None."""
+        if self.passed or self.measured is None or self.threshold == 0:
+            return None
+        return abs(self.measured - self.threshold) / self.threshold
+
 
 class StepRecord(_Frozen):
     """A measured step with its verdicts (what the search saw and decided)."""

@@ -123,7 +123,8 @@ def _table(result: ScenarioResult) -> str:
             f"p50 {lat.p50_ms} ms, p95 {lat.p95_ms} ms, p99 {lat.p99_ms} ms, errors {w.total.error_ratio:.2%}"
         )
     for verdict in result.verdicts:
-        lines.append(f"  {'PASS' if verdict.passed else 'FAIL'} {verdict.describe()}")
+        missed = f" (missed by {verdict.miss_ratio:.0%})" if verdict.miss_ratio is not None else ""
+        lines.append(f"  {'PASS' if verdict.passed else 'FAIL'} {verdict.describe()}{missed}")
     if result.breaking_point is not None:
         bp = result.breaking_point
         lines.append(

@@ -138,6 +138,7 @@ def test_lowered_capacity_fails_the_latency_slo_and_says_by_how_much(
     p95 = next(v for v in failed if v.criterion == "p95_ms")
     assert p95.threshold == 150 and p95.measured is not None and p95.measured > 150
     assert p95.describe() == f"p95_ms {p95.measured:g} ms > 150 ms"
+    assert p95.miss_ratio == pytest.approx((p95.measured - 150) / 150)
 
 
 def test_an_abort_condition_stops_the_scenario_early(tmp_path: Path, demo_url: str) -> None:
