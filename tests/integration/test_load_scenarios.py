@@ -49,9 +49,7 @@ SHOP_LOAD = """\
     slo: {p95_ms: 150, error_ratio: 0.01}
 """
 
-# Every answer is marked failed by the user's own check (an HTTP 200 the locustfile rejects):
-# error statuses would do as well, but geventhttpclient leaves their sockets to the garbage
-# collector, which `filterwarnings = error` turns into failures.
+# Every answer is marked failed by the user's own check (an HTTP 200 the locustfile rejects).
 ALWAYS_FAILING = """\
 from locust import FastHttpUser, constant, task
 
