@@ -136,7 +136,6 @@ class LocalWorkers:
         master_port: int,
         pacing: PacingMode,
         request_timeout_s: float,
-        user_weights: dict[str, int] | None = None,
     ) -> None:
         self.count = count
         self.locustfile = locustfile

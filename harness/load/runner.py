@@ -20,7 +20,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -42,7 +42,7 @@ from harness.load.locustfile import prepare_user_classes
 from harness.load.pacing import Pacer, PacingMode, paced_user_classes, users_for_rate
 from harness.load.progress import Progress, ProgressState
 from harness.load.stats import RequestSink, StatsSnapshot, TimelineEntry, take_snapshot, window_between
-from harness.measurements import LevelMode, StepPlan, StepWindow
+from harness.measurements import LevelMode, StepPlan, StepWindow, TimeseriesPoint
 
 __all__ = [
     "INTERRUPTED_REASON",
@@ -106,7 +106,6 @@ class SessionOptions:
 
     host: str
     locustfile: Path  # workers import it themselves
-    user_weights: dict[str, int] = field(default_factory=dict)
     workers: int = 0  # local `harness worker` processes to start
     expect_workers: int = 0  # remote workers that must join
     master_bind_host: str = "127.0.0.1"
@@ -237,7 +236,6 @@ class LoadSession:
                 locustfile=self.options.locustfile,
                 master_port=runner.server.port,
                 pacing=self.options.pacing,
-                user_weights=self.options.user_weights,
                 request_timeout_s=self.options.request_timeout_s,
             )
             self._workers.start()
@@ -459,7 +457,7 @@ class LoadSession:
     def _on_cpu_warning(self, environment: Environment, cpu_usage: float, **_: Any) -> None:
         self.cpu_warnings.append(f"load generator CPU at {cpu_usage:.0f} % (Locust's cpu_warning)")
 
-    def timeseries(self, scenario: str) -> list[Any]:
+    def timeseries(self, scenario: str) -> list[TimeseriesPoint]:
         """The per-second series of the whole session (TOTAL and each endpoint)."""
         end = self.clock.now()
         return self.sink.timeseries(

@@ -158,7 +158,6 @@ def session_options(
     return SessionOptions(
         host=host,
         locustfile=spec.path,
-        user_weights=dict(spec.user_classes),
         workers=generator.workers if workers is None else workers,
         expect_workers=generator.expect_workers if expect_workers is None else expect_workers,
         master_bind_host=generator.master_bind_host,
