@@ -1,0 +1,101 @@
+"""The step driver on a simulated clock: windows skip the ramp, and abort conditions trip on time.
+
+The session is real (a Locust Environment and LocalRunner); its users send nothing, and
+the clock feeds Locust's `request` event with traffic of its own at each simulated tick,
+so the driver's timing logic runs without wall time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+
+import gevent
+from locust import User, constant, task
+
+from harness.config import AbortCondition
+from harness.load.runner import LoadSession, SessionOptions, run_steps
+from harness.measurements import StepKind, StepPlan, StepWindow
+
+
+class Idle(User):
+    """Runs, sends nothing: the clock below supplies the traffic."""
+
+    wait_time = constant(0.01)
+
+    @task
+    def nothing(self) -> None:
+        pass
+
+
+class TrafficClock:
+    """Simulated time; every simulated second carries `rate` requests, failing from `fail_from_s` on."""
+
+    def __init__(self, *, rate: int, fail_from_s: float | None = None) -> None:
+        self.t = 1_000_000.0
+        self.start = self.t
+        self.rate = rate
+        self.fail_from_s = fail_from_s
+        self.session: LoadSession | None = None
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        steps = round(seconds * self.rate)
+        for _ in range(steps):
+            self.t += 1.0 / self.rate
+            self._request()
+        self.t += seconds - steps / self.rate
+        gevent.sleep(0)
+
+    def _request(self) -> None:
+        assert self.session is not None
+        failing = self.fail_from_s is not None and self.t - self.start >= self.fail_from_s
+        self.session.environment.events.request.fire(
+            request_type="GET",
+            name="/x",
+            response_time=12.0,
+            response_length=0,
+            response=None,
+            exception=RuntimeError("boom") if failing else None,
+            context={},
+        )
+
+
+def session(clock: TrafficClock, abort: AbortCondition | None = None) -> LoadSession:
+    options = SessionOptions(
+        host="http://127.0.0.1:9", locustfile=Path(__file__), abort=abort, spawn_rate=100
+    )
+    made = LoadSession([Idle], options, clock=clock)
+    clock.session = made
+    return made
+
+
+def two_steps() -> Generator[StepPlan, StepWindow, tuple[StepWindow, StepWindow]]:
+    first = yield StepPlan(index=0, kind=StepKind.WARMUP, level=1, ramp_s=2, hold_s=3)
+    second = yield StepPlan(index=1, kind=StepKind.HOLD, level=1, hold_s=4)
+    return first, second
+
+
+def test_each_window_covers_its_hold_only() -> None:
+    clock = TrafficClock(rate=10)
+    with session(clock) as s, gevent.Timeout(30):
+        first, second = run_steps(s, two_steps())
+    assert (first.duration_s, first.total.requests, first.total.rps) == (3.0, 30, 10.0)
+    assert (second.duration_s, second.total.requests) == (4.0, 40)
+    assert second.start_ts == first.end_ts and second.total.latency.p95_ms == 12.0
+    assert s.timeline[0].start_ts == clock.start  # the ramp began at the start, measured from 2 s on
+
+
+def test_an_abort_condition_ends_a_long_hold_after_its_duration() -> None:
+    clock = TrafficClock(rate=10, fail_from_s=3)
+    abort = AbortCondition(error_ratio=0.5, for_s=2)
+    with session(clock, abort) as s, gevent.Timeout(30):
+        plan = StepPlan(index=0, kind=StepKind.HOLD, level=1, hold_s=600)
+        window = s.run_step(plan)
+    assert window.aborted and s.abort_reason is not None
+    assert "over the last 2 s exceeded the abort limit 50.0%" in s.abort_reason
+    # Failing from 3 s on; the trailing 2 s window is mostly failures by 5 s at the latest.
+    assert 4.0 <= window.duration_s <= 6.0
+    assert window.total.failures >= 10 and window.errors[0].kind == "RuntimeError"
