@@ -31,6 +31,7 @@ from locust import User
 from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.event import Events
+from locust.exception import RPCError
 from locust.runners import CPU_WARNING_THRESHOLD, Runner
 from locust.stats import calculate_response_time_percentile, diff_response_time_dicts
 from locust.user.task import LOCUST_STATE_STOPPING
@@ -225,7 +226,14 @@ class LoadSession:
         self._sample()
 
     def _start_master(self, env: Environment) -> None:
-        runner = env.create_master_runner(self.options.master_bind_host, self.options.master_bind_port)
+        host, port = self.options.master_bind_host, self.options.master_bind_port
+        try:
+            runner = env.create_master_runner(host, port)
+        except RPCError as exc:
+            raise LoadError(
+                f"cannot listen for Locust workers on {host}:{port} ({exc}). Another master (or test) "
+                "may hold the port: set load_generator.master_bind_port to a free one."
+            ) from None
         self._runner = runner
         self.sink.attach(env.events, master=True)
         self._control = MasterControl(runner)

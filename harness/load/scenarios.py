@@ -155,13 +155,15 @@ def session_options(
     """The load generator settings for one scenario (CLI flags override scenarios.yaml)."""
     generator = config.load_generator
     spec = config.locustfile_for(scenario)
+    expected_remote = generator.expect_workers if expect_workers is None else expect_workers
     return SessionOptions(
         host=host,
         locustfile=spec.path,
         workers=generator.workers if workers is None else workers,
-        expect_workers=generator.expect_workers if expect_workers is None else expect_workers,
+        expect_workers=expected_remote,
         master_bind_host=generator.master_bind_host,
-        master_bind_port=generator.master_bind_port,
+        # Only remote workers need a known port; local ones are told whichever port is free.
+        master_bind_port=generator.master_bind_port if expected_remote else 0,
         worker_join_timeout_s=generator.worker_join_timeout_s,
         request_timeout_s=generator.request_timeout_s,
         spawn_rate=scenario.spawn_rate,
