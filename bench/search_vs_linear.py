@@ -22,10 +22,10 @@ same-resolution ramp, with the same or better accuracy, within ±5%.
         [--growth 3] [--repeat 2] [--quick] [--steps]
 
 Measured on the 2-core dev machine (shared with other work), `--repeat 2`, means:
-adaptive (tolerance 5%, growth 3) 31.8 s of load, |error| 3.9%; linear +11.5 req/s
-every 3.5 s 68.3 s, 5.3%; the issue's +12 req/s every 5 s 95.0 s, 3.9%; +50 req/s
-every 5 s 30.0 s, 5.2%. Ratio adaptive / same-resolution linear: 0.47. With growth 2
-the search needed 39.5 s (ratio 0.59, |error| 4.5%). Every method lands 3-5% under
+adaptive (tolerance 5%, growth 3) 31.3 s of load, |error| 3.9%; linear +11.5 req/s
+every 3.5 s 68.3 s, 4.0%; the issue's +12 req/s every 5 s 95.0 s, 3.5%; +50 req/s
+every 5 s 27.5 s, 14.5%. Ratio adaptive / same-resolution linear: 0.46. With growth 2
+the search needed 39.5 s (ratio 0.59, |error| 4.5%). Every method lands 2-6% under
 the model's 229.9 req/s: the emulated app itself sustains about 221 req/s there.
 """
 
