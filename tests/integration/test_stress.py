@@ -1,9 +1,10 @@
 """`harness stress` against the emulator's demo app: the breaking point matches the known capacity.
 
-The `/search`-only locustfile in arrival-rate mode, at 1 and 2 Standard-1X
-dynos. The truth is the demo app's own capacity model (`GET /api/capacity`,
-100 req/s of /search per dyno) times the dynos; the search must land within
-±10% of it. Each search keeps its load under ~40 s (short holds, 5% tolerance).
+The `/search`-only locustfile in arrival-rate mode, at 1 Standard-1X dyno
+(through the CLI) and at 2 (a Locust master with 2 local workers). The truth
+is the demo app's own capacity model (`GET /api/capacity`, 100 req/s of
+/search per dyno) times the dynos; the search must land within ±10% of it.
+Each search keeps its load under ~40 s (short holds, 5% tolerance).
 """
 
 from __future__ import annotations
@@ -114,7 +115,10 @@ def test_stress_command_finds_one_dyno_capacity(
     assert "confirm" in kinds and "recovery" in kinds
 
 
-def test_stress_finds_two_dyno_capacity(emulator: EmulatorProcess, api: httpx.Client, tmp_path: Path) -> None:
+def test_stress_finds_two_dyno_capacity_with_distributed_load(
+    emulator: EmulatorProcess, api: httpx.Client, tmp_path: Path
+) -> None:
+    """The same search driven by a Locust master and 2 local worker processes."""
     _scale(api, 2)
     try:
         url = emulator.web_url(DEMO).rstrip("/")
@@ -122,10 +126,11 @@ def test_stress_finds_two_dyno_capacity(emulator: EmulatorProcess, api: httpx.Cl
         config = parse_config(
             _scenarios_file(tmp_path, start=50).read_text("utf-8"), source=tmp_path / "scenarios.yaml"
         )
-        result = run_scenario(config, config.scenario("search-stress"), host=url, quiet=True)
+        result = run_scenario(config, config.scenario("search-stress"), host=url, workers=2, quiet=True)
     finally:
         _scale(api, 1)
     point = result.breaking_point
     assert point is not None and point.status == "found", result.abort_reason
     assert point.sustainable_rps == pytest.approx(truth, rel=0.10)
     assert all(step.window.plan.level <= 1000 for step in result.steps)
+    assert result.workers == 2
