@@ -12,7 +12,8 @@ How it searches (levels are users, or offered req/s in arrival-rate mode):
 2. **Recover**: after the first break, drop to the expected load and hold
    short windows until the SLOs hold again: that is the recovery time, and it
    drains the queues the overload left so the next step starts clean. Later
-   breaks get the same (shorter, unreported) cool-down.
+   breaks (and every break when `measure_recovery` is off) get the same
+   cool-down, unreported.
 3. **Narrow** the bracket [last good, first broken] until it is narrower than
    `tolerance`. A saturated step's successful throughput is itself a capacity
    estimate, so the search tests just below that estimate and then just
@@ -86,7 +87,8 @@ class SearchParams(_Frozen):
     confirm_hold_s: float = Field(default=8.0, gt=0)
     confirm_attempts: int = Field(default=3, ge=1)  # failed long holds before giving up on confirming
     recovery_level: float | None = Field(default=None, gt=0)  # default: start_level
-    recovery_window_s: float | None = Field(default=2.0, gt=0)  # None: no recovery, no cool-downs
+    measure_recovery: bool = True  # report the recovery after the first break (cool-downs happen anyway)
+    recovery_window_s: float = Field(default=2.0, gt=0)
     recovery_limit_s: float = Field(default=30.0, gt=0)
     max_steps: int = Field(default=60, ge=1)  # every yielded step counts, recovery windows included
 
@@ -120,7 +122,8 @@ class SearchParams(_Frozen):
             step_hold_s=scenario.step_hold_s,
             confirm_hold_s=max(scenario.confirm_hold_s, scenario.step_hold_s),
             recovery_level=level.value if same_unit and level is not None else None,
-            recovery_window_s=recovery.window_s if recovery is not None else None,
+            measure_recovery=recovery is not None,
+            recovery_window_s=recovery.window_s if recovery is not None else 2.0,
             recovery_limit_s=recovery.limit_s if recovery is not None else 30.0,
         )
 
@@ -316,8 +319,6 @@ class _Search:
         """Drop to the recovery level and hold short windows until the SLOs hold again."""
         p = self.params
         window_s = p.recovery_window_s
-        if window_s is None:
-            return
         lo, _ = self._bracket()
         level = self._level(p.recovery_level or p.start_level)
         if lo is not None and level > lo.level:
@@ -325,7 +326,7 @@ class _Search:
         if lo is None and level >= after.level:
             self.notes.append("recovery not measured: the recovery level itself is broken")
             return
-        headline = self.recovery is None
+        headline = self.recovery is None and p.measure_recovery
         elapsed = 0.0
         while elapsed < p.recovery_limit_s - 1e-9:
             hold = min(window_s, p.recovery_limit_s - elapsed)

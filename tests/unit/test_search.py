@@ -188,6 +188,15 @@ def test_recovery_time_is_measured_after_the_first_break() -> None:
     assert result.breaking_point.status == SearchStatus.FOUND
 
 
+def test_without_recovery_measurement_breaks_still_get_a_cool_down() -> None:
+    app = SimulatedApp(slots=4, service_ms=40.0)
+    result = _search(app, _params(start_level=25.0, measure_recovery=False))
+    assert result.recovery is None
+    after_breaks = [r.note for r in result.steps if r.window.plan.kind is StepKind.RECOVERY]
+    assert after_breaks and set(after_breaks) == {"cool-down"}
+    assert abs(_relative_error(result, 100.0)) <= 0.05
+
+
 def test_no_recovery_within_the_limit_stops_the_search() -> None:
     app = SimulatedApp(slots=4, service_ms=40.0, backlog_limit=2000)
     limits = SloLimits(p95_ms=400, error_ratio=0.01, saturation_tolerance=0.05)
