@@ -296,8 +296,8 @@ class Interrupts:
         try:
             yield self
         finally:
-            for signum, previous in self._previous.items():
-                signal.signal(signum, previous)
+            for number, previous in self._previous.items():
+                signal.signal(number, previous)
 
     @property
     def exit_code(self) -> int:
@@ -332,7 +332,9 @@ def platform_client(config: Config, console: Console) -> Iterator[tuple[HerokuCl
                 client.request(
                     "PATCH",
                     f"/apps/{config.target.app}/config-vars",
-                    json=dict(config.target.emulator.config_vars),
+                    body=dict(config.target.emulator.config_vars),
+                    idempotent=True,
+                    app=config.target.app,
                 )
             yield client, emulator
         finally:

@@ -21,7 +21,7 @@ CHECKOUT_CPU_SHARE = 0.1
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
-_PRODUCTS = [
+_PRODUCTS: list[dict[str, Any]] = [
     {"id": i, "name": f"Product {i}", "price_cents": 500 + (i * 137) % 9500, "stock": (i * 7) % 40}
     for i in range(1, 201)
 ]
@@ -126,7 +126,7 @@ class DemoApp:
 
     def _search(self, environ: dict[str, Any], start_response: StartResponse, path: str) -> Iterable[bytes]:
         query = parse_qs(environ.get("QUERY_STRING", "")).get("q", [""])[0].lower()
-        hits = [p for p in _PRODUCTS if query in p["name"].lower()][:20]
+        hits = [p for p in _PRODUCTS if query in str(p["name"]).lower()][:20]
         return self._json(start_response, {"q": query, "count": len(hits), "results": hits})
 
     def _checkout(self, environ: dict[str, Any], start_response: StartResponse, path: str) -> Iterable[bytes]:
