@@ -26,22 +26,31 @@ How it searches (levels are users, or offered req/s in arrival-rate mode):
    level counts as broken, and the search re-tests near the boundary with long
    holds only (at most `confirm_attempts` failures).
 
-An abort condition (`StepWindow.aborted`) stops it at once. A window measured
-while the load generator was saturated is ignored and re-run once; twice means
-the generator cannot produce that level, which ends the search.
+**Aborts cap the search.** An abort condition that trips during a step at level
+L (`StepWindow.aborted`: the load driver has already dropped the load) makes L
+broken, with the criterion `abort` (the window's error ratio against the abort
+limit), and the search never offers L or more again ("stop pushing"): it
+recovers and narrows the bracket below L as usual. Only an abort at the first
+step, at or below the last good level (a confirmation, a recovery window), ends
+the search with status `aborted`, and the result still carries the bracket.
+An interrupt (`interrupted()` answers True when a window arrives) ends it at
+once, whatever the window says.
+
+A window measured while the load generator was saturated is ignored and re-run
+once; twice means the generator cannot produce that level, which ends the search.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.capacity.slo import SloLimits, StepJudgement, judge, success_rps
-from harness.config import Level, StressScenario
+from harness.config import AbortCondition, Level, StressScenario
 from harness.measurements import (
     BreakingPoint,
     LevelMode,
@@ -50,14 +59,20 @@ from harness.measurements import (
     StepPlan,
     StepRecord,
     StepWindow,
+    Verdict,
 )
 
 __all__ = [
+    "ABORT_CRITERION",
     "SearchParams",
     "SearchResult",
     "SearchStatus",
     "breaking_point_search",
 ]
+
+
+# The criterion of a step that an abort condition ended (its verdict: error ratio vs the abort limit).
+ABORT_CRITERION = "abort"
 
 
 class SearchStatus(enum.StrEnum):
@@ -66,7 +81,8 @@ class SearchStatus(enum.StrEnum):
     FOUND = "found"  # a bracket narrower than the tolerance, its low end confirmed
     BROKEN_AT_START = "broken_at_start"  # the start level already broke (twice)
     NOT_REACHED = "not_reached"  # still good at max_level (or the highest level the generator can make)
-    ABORTED = "aborted"  # an abort condition tripped, the app did not recover, or the step budget ran out
+    # an abort at the first step or at/below the last good level, no recovery, an interrupt, or no budget left
+    ABORTED = "aborted"
 
 
 class _Frozen(BaseModel):
@@ -91,6 +107,7 @@ class SearchParams(_Frozen):
     recovery_window_s: float = Field(default=2.0, gt=0)
     recovery_limit_s: float = Field(default=30.0, gt=0)
     max_steps: int = Field(default=60, ge=1)  # every yielded step counts, recovery windows included
+    abort: AbortCondition | None = None  # the driver's abort condition: the limit in an `abort` verdict
 
     @model_validator(mode="after")
     def _ordered(self) -> SearchParams:
@@ -125,6 +142,7 @@ class SearchParams(_Frozen):
             measure_recovery=recovery is not None,
             recovery_window_s=recovery.window_s if recovery is not None else 2.0,
             recovery_limit_s=recovery.limit_s if recovery is not None else 30.0,
+            abort=scenario.abort,
         )
 
 
@@ -156,6 +174,12 @@ class _Trial:
     def hold_s(self) -> float:
         return self.window.plan.hold_s
 
+    @property
+    def aborted(self) -> bool:
+        """An abort condition ended this step: its level is broken for good (never re-tested)."""
+        first = self.judgement.first_broken
+        return first is not None and first.criterion == ABORT_CRITERION
+
 
 class _Stop(Exception):
     """Ends the search early; carries the status and the reason."""
@@ -174,6 +198,7 @@ class _Search:
     """The search's state; `run()` is the generator."""
 
     params: SearchParams
+    interrupted: Callable[[], bool] | None = None  # polled as each window arrives; True ends the search
     trials: list[_Trial] = field(default_factory=list)
     records: list[StepRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -242,6 +267,9 @@ class _Search:
     def _plan(self, kind: StepKind, level: float, hold_s: float, ramp_s: float, label: str) -> StepPlan:
         if len(self.records) >= self.params.max_steps:
             raise _Stop(SearchStatus.ABORTED, f"step budget of {self.params.max_steps} steps exhausted")
+        ceiling = self._ceiling()
+        if kind is not StepKind.RECOVERY and ceiling is not None and level >= ceiling:
+            raise RuntimeError(f"the search offered {level:g} after an abort at {ceiling:g}")
         return StepPlan(
             index=len(self.records),
             kind=kind,
@@ -257,6 +285,9 @@ class _Search:
         if window.plan.index != plan.index:
             raise ValueError(f"expected the window of step {plan.index}, got step {window.plan.index}")
         self.load_time_s += plan.ramp_s + window.duration_s
+        if self.interrupted is not None and self.interrupted():
+            self._record(window, None, "interrupted: not judged")
+            raise _Stop(SearchStatus.ABORTED, "interrupted")
         return window
 
     def _measure(
@@ -267,8 +298,7 @@ class _Search:
             plan = self._plan(kind, level, hold_s, self.params.ramp_s, label)
             window = yield from self._receive(plan)
             if window.aborted:
-                self._record(window, None, "abort condition tripped")
-                raise _Stop(SearchStatus.ABORTED, f"abort condition tripped at {self._describe(level)}")
+                return self._aborted(level, window)
             if not window.generator_saturated:
                 break
             cpu = window.generator_cpu_percent
@@ -282,6 +312,40 @@ class _Search:
         if kind is StepKind.CONFIRM and not trial.ok:
             self._confirm_failed(trial)
         return trial
+
+    def _aborted(self, level: float, window: StepWindow) -> _Trial:
+        """An abort at `level`: broken for good; the end of the search at the start or at/below lo."""
+        lo, _ = self._bracket()
+        judgement = self._abort_judgement(window, level)
+        trial = _Trial(level=level, window=window, judgement=judgement)
+        self.trials.append(trial)
+        self._record(window, judgement, "abort condition tripped")
+        where = f"abort condition tripped at {self._describe(level)}"
+        if lo is None:
+            raise _Stop(SearchStatus.ABORTED, f"{where}, before any level held")
+        if level <= lo.level:
+            raise _Stop(SearchStatus.ABORTED, f"{where}, not above the last good level {lo.level:g}")
+        self.notes.append(
+            f"step {window.plan.index}: {where}: stopped pushing (never {level:g} or more again)"
+        )
+        return trial
+
+    def _abort_judgement(self, window: StepWindow, level: float) -> StepJudgement:
+        """The window's SLO verdicts, led by the abort: measured error ratio vs the abort limit."""
+        judged = judge(window, self.params.limits, expected_rps=self._expected_rps(level))
+        total = window.total
+        abort = Verdict(
+            criterion=ABORT_CRITERION,
+            threshold=self.params.abort.error_ratio if self.params.abort is not None else 0.0,
+            measured=round(total.failures / total.requests, 4) if total.requests else None,
+            passed=False,
+            unit="ratio",
+        )
+        return judged.model_copy(update={"verdicts": (abort, *judged.verdicts)})
+
+    def _ceiling(self) -> float | None:
+        """The lowest level an abort condition tripped at: nothing at or above it is offered again."""
+        return min((t.level for t in self.trials if t.aborted), default=None)
 
     def _generator_limit(self, level: float) -> None:
         lo, hi = self._bracket()
@@ -332,9 +396,12 @@ class _Search:
             hold = min(window_s, p.recovery_limit_s - elapsed)
             label = "recovery" if headline else "cool-down"
             window = yield from self._receive(self._plan(StepKind.RECOVERY, level, hold, 0.0, label))
-            if window.aborted:
-                self._record(window, None, "abort condition tripped")
-                raise _Stop(SearchStatus.ABORTED, f"abort condition tripped while recovering at {level:g}")
+            if window.aborted:  # at or below the last good level: stop pushing altogether
+                self._record(window, self._abort_judgement(window, level), "abort condition tripped")
+                raise _Stop(
+                    SearchStatus.ABORTED,
+                    f"abort condition tripped while recovering at {self._describe(level)}",
+                )
             judgement = judge(window, p.limits, expected_rps=self._expected_rps(level))
             self._record(window, judgement, label)
             if judgement.ok and self._settled(window):
@@ -457,11 +524,12 @@ class _Search:
     def _surprising(self, hi: _Trial) -> bool:
         """Should the final upper bound be re-tested before it decides the answer?
 
-        Not when a long hold broke, when it was re-tested already, when another
-        window broke close above it (two windows agree), or when a clear
-        overshoot elsewhere puts the capacity below it.
+        Not when an abort ended it (re-testing would offer that level again), when
+        a long hold broke, when it was re-tested already, when another window
+        broke close above it (two windows agree), or when a clear overshoot
+        elsewhere puts the capacity below it.
         """
-        if hi.level in self.retested or hi.hold_s >= self.params.confirm_hold_s:
+        if hi.aborted or hi.level in self.retested or hi.hold_s >= self.params.confirm_hold_s:
             return False
         near = hi.level * (1 + 2 * self.params.tolerance)
         if any(not t.ok and hi.level < t.level <= near for t in self._latest().values()):
@@ -543,6 +611,12 @@ class _Search:
         )
 
 
-def breaking_point_search(params: SearchParams) -> Generator[StepPlan, StepWindow, SearchResult]:
-    """Yield steps, receive their windows, return where the app breaks (see the module docstring)."""
-    return (yield from _Search(params).run())
+def breaking_point_search(
+    params: SearchParams, *, interrupted: Callable[[], bool] | None = None
+) -> Generator[StepPlan, StepWindow, SearchResult]:
+    """Yield steps, receive their windows, return where the app breaks (see the module docstring).
+
+    `interrupted` is asked as each window arrives; True ends the search at once (status
+    `aborted`, stop reason "interrupted") with what it has measured so far.
+    """
+    return (yield from _Search(params, interrupted=interrupted).run())

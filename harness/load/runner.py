@@ -8,7 +8,10 @@ drives any plan generator (the breaking-point search, or the load/spike/soak
 plans in `scenarios.py`): it sets each `StepPlan`'s level, waits its ramp,
 measures its hold as a windowed `StepWindow`, sends the window back into the
 generator and returns the generator's result. Abort conditions are checked
-every second while it waits.
+every second while it waits; a tripped one ends the plan, unless the plan
+handles aborts itself (`plan_handles_aborts`, the breaking-point search) and
+asks for another step: then the session acknowledges it (`clear_abort`) and
+goes on.
 
 Time comes from an injectable `Clock` so that the waiting logic has one seam.
 """
@@ -368,6 +371,18 @@ class LoadSession:
             aborted=any(m.window.aborted for m in between),
         )
 
+    def clear_abort(self) -> None:
+        """Acknowledge a tripped abort condition so that later steps run (never after an interrupt).
+
+        The trailing samples it was computed from go too: the condition is then judged
+        on traffic after this moment only, over a full `for_s` again.
+        """
+        if self.interrupted:
+            raise RuntimeError("an interrupted session cannot go on")
+        self.abort_reason = None
+        self._samples.clear()
+        self._sample()
+
     # -- waiting, sampling, abort, progress ---------------------------------------------------
 
     def _wait(self, seconds: float, plan: StepPlan) -> None:
@@ -477,19 +492,24 @@ class LoadSession:
         )
 
 
-def run_steps(session: LoadSession, plan: Generator[StepPlan, StepWindow, R]) -> R:
+def run_steps(
+    session: LoadSession, plan: Generator[StepPlan, StepWindow, R], *, plan_handles_aborts: bool = False
+) -> R:
     """Drive `plan`: measure each StepPlan it yields, send the StepWindow back, return its result.
 
     The window in which an abort condition tripped is sent too (`aborted=True`), so a plan
-    can end with a result of its own; if it asks for another step instead, the plan is
-    closed and ScenarioAborted raised.
+    can end with a result of its own. If it asks for another step instead, the plan is
+    closed and ScenarioAborted raised; with `plan_handles_aborts` (a plan that lowers the
+    load itself) the abort is cleared and the step runs. An interrupt always ends the plan.
     """
     try:
         step = next(plan)
         while True:
             window = session.run_step(step)
             step = plan.send(window)
-            if window.aborted:
+            if window.aborted and plan_handles_aborts and not session.interrupted:
+                session.clear_abort()
+            elif window.aborted:
                 plan.close()
                 raise ScenarioAborted(session.abort_reason or "an abort condition tripped")
     except StopIteration as stop:

@@ -310,8 +310,10 @@ def _run_spike(scenario: SpikeScenario, session: LoadSession) -> ScenarioResult:
 
 
 def _run_stress(config: Config, scenario: StressScenario, session: LoadSession) -> ScenarioResult:
+    """The breaking-point search; an abort caps it (it lowers the load and goes on), an interrupt ends it."""
     params = SearchParams.from_scenario(scenario, expected=config.expected_peak)
-    found = run_steps(session, breaking_point_search(params))
+    search = breaking_point_search(params, interrupted=lambda: session.interrupted)
+    found = run_steps(session, search, plan_handles_aborts=True)
     aborted = found.breaking_point.status == SearchStatus.ABORTED
     return ScenarioResult(
         name=scenario.name,
@@ -323,8 +325,16 @@ def _run_stress(config: Config, scenario: StressScenario, session: LoadSession) 
         steps=list(found.steps),
         breaking_point=found.breaking_point,
         recovery=found.recovery,
-        abort_reason=(session.abort_reason or found.stop_reason) if aborted else None,
+        abort_reason=_stress_abort_reason(session, found.stop_reason) if aborted else None,
     )
+
+
+def _stress_abort_reason(session: LoadSession, stop_reason: str | None) -> str:
+    """Why the search ended early: its own reason, with the abort condition's figures when one tripped."""
+    tripped = None if session.interrupted else session.abort_reason
+    if stop_reason and tripped:
+        return f"{stop_reason} ({tripped})"
+    return stop_reason or tripped or "the breaking-point search ended early"
 
 
 def _finish(

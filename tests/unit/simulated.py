@@ -13,7 +13,8 @@ measure, from a small queueing model rather than sockets:
 
 Noise (Gaussian on throughput, log-normal on latency), injected bad or lucky
 windows, a cold start, a load generator that saturates above a rate and an
-abort threshold make the noisy, non-monotonic and unhappy cases.
+abort threshold (or aborts forced at given steps) make the noisy,
+non-monotonic and unhappy cases.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class SimulatedApp:
     cold_factor: float = 5.0
     generator_limit_rps: float | None = None  # the load generator saturates above this offered rate
     abort_error_ratio: float | None = None  # the abort condition trips at this error ratio
+    abort_windows: frozenset[int] = frozenset()  # step indexes where the abort trips whatever the load
     thrash_factor: float = 1.0  # service rate while rejecting (< 1: overload wastes capacity)
     backlog: float = 0.0  # requests waiting right now (state between steps)
     clock: float = 1_000_000.0
@@ -196,7 +198,9 @@ class SimulatedApp:
             latency=percentiles,
         )
         search = total.model_copy(update={"method": "GET", "name": "/search"})
-        aborted = self.abort_error_ratio is not None and ratio >= self.abort_error_ratio
+        aborted = plan.index in self.abort_windows or (
+            self.abort_error_ratio is not None and ratio >= self.abort_error_ratio
+        )
         return StepWindow(
             plan=plan,
             start_ts=self.clock,

@@ -11,10 +11,11 @@ from collections.abc import Generator
 from pathlib import Path
 
 import gevent
+import pytest
 from locust import User, constant, task
 
 from harness.config import AbortCondition
-from harness.load.runner import LoadSession, SessionOptions, run_steps
+from harness.load.runner import LoadSession, ScenarioAborted, SessionOptions, run_steps
 from harness.measurements import StepKind, StepPlan, StepWindow
 
 
@@ -29,13 +30,16 @@ class Idle(User):
 
 
 class TrafficClock:
-    """Simulated time; every simulated second carries `rate` requests, failing from `fail_from_s` on."""
+    """Simulated time: `rate` requests per simulated second; they fail in [fail_from_s, fail_until_s)."""
 
-    def __init__(self, *, rate: int, fail_from_s: float | None = None) -> None:
+    def __init__(
+        self, *, rate: int, fail_from_s: float | None = None, fail_until_s: float = float("inf")
+    ) -> None:
         self.t = 1_000_000.0
         self.start = self.t
         self.rate = rate
         self.fail_from_s = fail_from_s
+        self.fail_until_s = fail_until_s
         self.session: LoadSession | None = None
 
     def now(self) -> float:
@@ -51,7 +55,8 @@ class TrafficClock:
 
     def _request(self) -> None:
         assert self.session is not None
-        failing = self.fail_from_s is not None and self.t - self.start >= self.fail_from_s
+        elapsed = self.t - self.start
+        failing = self.fail_from_s is not None and self.fail_from_s <= elapsed < self.fail_until_s
         self.session.environment.events.request.fire(
             request_type="GET",
             name="/x",
@@ -63,11 +68,14 @@ class TrafficClock:
         )
 
 
-def session(clock: TrafficClock, abort: AbortCondition | None = None) -> LoadSession:
+def session(
+    clock: TrafficClock, abort: AbortCondition | None = None, stop_after_s: float | None = None
+) -> LoadSession:
     options = SessionOptions(
         host="http://127.0.0.1:9", locustfile=Path(__file__), abort=abort, spawn_rate=100
     )
-    made = LoadSession([Idle], options, clock=clock)
+    stop = None if stop_after_s is None else (lambda: clock.t - clock.start >= stop_after_s)
+    made = LoadSession([Idle], options, clock=clock, stop_requested=stop)
     clock.session = made
     return made
 
@@ -99,3 +107,35 @@ def test_an_abort_condition_ends_a_long_hold_after_its_duration() -> None:
     # Failing from 3 s on; the trailing 2 s window is mostly failures by 5 s at the latest.
     assert 4.0 <= window.duration_s <= 6.0
     assert window.total.failures >= 10 and window.errors[0].kind == "RuntimeError"
+
+
+def long_then_short() -> Generator[StepPlan, StepWindow, tuple[StepWindow, StepWindow]]:
+    first = yield StepPlan(index=0, kind=StepKind.PROBE, level=1, hold_s=600)
+    second = yield StepPlan(index=1, kind=StepKind.RECOVERY, level=1, hold_s=4)
+    return first, second
+
+
+def test_a_plan_that_handles_aborts_goes_on_after_one() -> None:
+    clock = TrafficClock(rate=10, fail_from_s=3, fail_until_s=5.5)
+    abort = AbortCondition(error_ratio=0.5, for_s=2)
+    with session(clock, abort) as s, gevent.Timeout(30):
+        first, second = run_steps(s, long_then_short(), plan_handles_aborts=True)
+    assert first.aborted and first.duration_s < 10
+    # Tripped at 5 s. Cleared: the next step runs its whole hold, judged on traffic after the
+    # abort only (a trailing span still holding 4-5.5 s would trip it again at 6 s).
+    assert not second.aborted and second.duration_s == 4.0
+    assert s.abort_reason is None
+
+
+def test_an_abort_ends_a_plan_that_does_not_handle_aborts() -> None:
+    clock = TrafficClock(rate=10, fail_from_s=3, fail_until_s=5.5)
+    abort = AbortCondition(error_ratio=0.5, for_s=2)
+    with session(clock, abort) as s, gevent.Timeout(30), pytest.raises(ScenarioAborted, match="abort limit"):
+        run_steps(s, long_then_short())
+
+
+def test_an_interrupt_ends_even_a_plan_that_handles_aborts() -> None:
+    clock = TrafficClock(rate=10)
+    with session(clock, stop_after_s=3) as s, gevent.Timeout(30), pytest.raises(ScenarioAborted):
+        run_steps(s, long_then_short(), plan_handles_aborts=True)
+    assert s.interrupted and len(s.measured) == 1

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
-from harness.capacity.search import SearchParams, SearchResult, SearchStatus, breaking_point_search
+from harness.capacity.search import (
+    ABORT_CRITERION,
+    SearchParams,
+    SearchResult,
+    SearchStatus,
+    breaking_point_search,
+)
 from harness.capacity.slo import SloLimits
-from harness.config import Level, Slo, StressScenario
-from harness.measurements import LevelMode, StepKind
+from harness.config import AbortCondition, Level, Slo, StressScenario
+from harness.measurements import LevelMode, StepKind, StepPlan, StepRecord, StepWindow
 from tests.unit.simulated import SimulatedApp, run_search
 
 # Capacity-bound limits: no latency limit, so the truth is the model's capacity.
@@ -208,15 +215,105 @@ def test_no_recovery_within_the_limit_stops_the_search() -> None:
     assert result.steps[-1].window.plan.kind is StepKind.RECOVERY
 
 
-def test_an_abort_condition_stops_pushing_at_once() -> None:
+ABORT = AbortCondition(error_ratio=0.2, for_s=2)
+
+
+def _abort_records(result: SearchResult) -> list[StepRecord]:
+    return [r for r in result.steps if r.window.aborted]
+
+
+def test_an_abort_caps_the_search_which_still_finds_the_capacity() -> None:
+    app = SimulatedApp(slots=4, service_ms=40.0, abort_error_ratio=0.2)  # 100 req/s; 200 trips the abort
+    result = _search(app, _params(start_level=25.0, abort=ABORT))
+    point = result.breaking_point
+    assert point.status == SearchStatus.FOUND, result.stop_reason
+    assert result.confirmed
+    assert abs(_relative_error(result, 100.0)) <= point.tolerance
+    [tripped] = _abort_records(result)
+    assert (tripped.window.plan.level, tripped.ok, tripped.broken_by) == (200.0, False, ABORT_CRITERION)
+    verdict = tripped.verdicts[0]
+    assert verdict.criterion == ABORT_CRITERION and verdict.threshold == 0.2
+    assert verdict.measured is not None and verdict.measured >= 0.2
+    after = result.steps[result.steps.index(tripped) + 1 :]
+    assert after[0].window.plan.kind is StepKind.RECOVERY  # the load drops at once
+    assert max(r.window.plan.level for r in after) < 200.0  # never offered again
+    assert point.bracket_high is not None and point.bracket_high < 200.0  # narrowed below the cap
+    assert any("stopped pushing" in note for note in result.notes)
+
+
+def test_an_abort_at_the_first_step_ends_the_search_without_a_level() -> None:
     app = SimulatedApp(slots=4, service_ms=40.0, abort_error_ratio=0.2)
-    result = _search(app, _params(start_level=25.0))
+    result = _search(app, _params(start_level=300.0, abort=ABORT))
     point = result.breaking_point
     assert point.status == SearchStatus.ABORTED
-    assert result.steps[-1].window.aborted
-    assert max(r.window.plan.level for r in result.steps) == 200.0
-    assert point.level == 100.0
-    assert result.stop_reason is not None and "abort" in result.stop_reason
+    assert len(result.steps) == 1 and result.steps[0].window.aborted
+    assert point.level is None and point.sustainable_rps is None
+    assert (point.bracket_high, point.criterion) == (300.0, ABORT_CRITERION)
+    assert result.stop_reason is not None and "before any level held" in result.stop_reason
+
+
+def _confirm_index(app: SimulatedApp, params: SearchParams) -> int:
+    """Where a deterministic app's search confirms (a dry run on a copy of the app)."""
+    dry = _search(replace(app), params)
+    return next(r.window.plan.index for r in dry.steps if r.window.plan.kind is StepKind.CONFIRM)
+
+
+@pytest.mark.parametrize("second", ["recovery", "confirm"])
+def test_a_second_abort_at_or_below_the_last_good_level_ends_the_search_with_its_bracket(
+    second: str,
+) -> None:
+    params = _params(start_level=25.0, abort=ABORT)
+    app = SimulatedApp(slots=4, service_ms=40.0, abort_error_ratio=0.2)
+    index = 4 if second == "recovery" else _confirm_index(app, params)  # 4: right after the cap at 200
+    result = _search(replace(app, abort_windows=frozenset({index})), params)
+    point = result.breaking_point
+    assert point.status == SearchStatus.ABORTED
+    first, last = _abort_records(result)
+    assert first.window.plan.level == 200.0
+    assert last.window.plan.index == index == result.steps[-1].window.plan.index  # ended there
+    assert point.level is not None and point.sustainable_rps is not None
+    assert point.bracket_low == point.level
+    if second == "recovery":  # the bracket the search had: [100, 200]
+        assert (point.level, point.bracket_high, point.criterion) == (100.0, 200.0, ABORT_CRITERION)
+        assert point.sustainable_rps == pytest.approx(100.0, rel=0.02)
+    else:  # the confirmed level broke: it is the upper bound now
+        assert point.bracket_high == last.window.plan.level and point.criterion == ABORT_CRITERION
+        assert point.level < point.bracket_high
+    assert result.stop_reason is not None and "abort condition tripped" in result.stop_reason
+
+
+def test_an_abort_above_the_last_good_level_again_only_lowers_the_cap() -> None:
+    params = _params(start_level=25.0, abort=ABORT)
+    app = SimulatedApp(slots=4, service_ms=40.0, abort_error_ratio=0.2)
+    dry = _search(replace(app), params)
+    bisect = next(r for r in dry.steps if r.window.plan.kind is StepKind.BISECT and r.window.plan.level > 100)
+    result = _search(replace(app, abort_windows=frozenset({bisect.window.plan.index})), params)
+    assert result.breaking_point.status == SearchStatus.FOUND, result.stop_reason
+    cap = bisect.window.plan.level
+    later = result.steps[bisect.window.plan.index + 1 :]
+    assert [r.window.plan.level for r in _abort_records(result)] == [200.0, cap]
+    assert all(r.window.plan.level < cap for r in later)
+
+
+def test_an_interrupt_ends_the_search_at_once_with_what_it_has() -> None:
+    app = SimulatedApp(slots=4, service_ms=40.0)
+    windows: list[StepWindow] = []
+
+    def measure(plan: StepPlan) -> StepWindow:
+        windows.append(app.measure(plan))
+        return windows[-1]
+
+    search = breaking_point_search(_params(start_level=25.0), interrupted=lambda: len(windows) >= 3)
+    plan = next(search)
+    with pytest.raises(StopIteration) as stop:
+        for _ in range(10):
+            plan = search.send(measure(plan))
+    result: SearchResult = stop.value.value
+    assert len(windows) == 3
+    assert result.breaking_point.status == SearchStatus.ABORTED
+    assert result.stop_reason == "interrupted"
+    assert result.steps[-1].note == "interrupted: not judged"
+    assert result.breaking_point.level == 50.0  # the bracket so far: two good probes
 
 
 def test_a_saturated_load_generator_invalidates_its_windows_and_ends_the_climb() -> None:
