@@ -1,6 +1,6 @@
 """The emulator's in-memory platform: apps, slugs, releases, config vars, formation, add-ons, dyno sizes.
 
-Pure data plus Heroku's rules (`/work/shared/heroku/NOTES.md` §2), no I/O: the
+Pure data plus Heroku's rules (Heroku's Platform API reference and the published schema), no I/O: the
 HTTP layer (`api.py`) parses requests and renders JSON, the controller
 (`control.py`) applies the results to running dynos. Every rule violation is an
 `ApiError` carrying the status, Heroku error id and message the API answers
