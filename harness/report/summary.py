@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.measurements import LevelMode, Verdict
+from harness.measurements import BreakingPoint, LevelMode, Verdict
 from harness.results.model import RunRecord, RunStatus, ScenarioEntry, format_number
 
 __all__ = [
@@ -30,6 +30,7 @@ _CRITERIA = {
     "min_rps": "minimum throughput",
     "saturation": "throughput saturation",
     "headroom": "headroom",
+    "abort": "abort condition",
 }
 
 
@@ -173,7 +174,32 @@ def breaking_point_text(record: RunRecord) -> str:
     if point.status == "broken_at_start":
         first = point.bracket_high if point.bracket_high is not None else point.level
         return f"it already breaks at the search's first level ({format_number(first or 0)} {unit})"
-    return "the breaking-point search was aborted"
+    return _aborted_text(point, unit, _stress_scenario(record))
+
+
+def _aborted_text(point: BreakingPoint, unit: str, stress: ScenarioEntry | None) -> str:
+    """'the breaking-point search was aborted at 540 req/s (error ratio 63 % > 50 % for 2 s);
+    last good level 180 req/s (179 req/s served)': the bracket the search had when it stopped."""
+    text = "the breaking-point search was aborted"
+    high = point.bracket_high
+    detail = point.criterion_detail
+    if high is not None and detail is not None and point.criterion == "abort":
+        text += f" at {format_number(high)} {unit} ({_abort_detail(detail, stress)})"
+    elif high is not None:
+        text += f" (first broken level {format_number(high)} {unit})"
+    if point.level is None:
+        return text + "; no level held before it" if high is not None else text
+    served = f" ({format_number(point.sustainable_rps)} req/s served)" if point.sustainable_rps else ""
+    return f"{text}; last good level {format_number(point.level)} {unit}{served}"
+
+
+def _abort_detail(verdict: Verdict, stress: ScenarioEntry | None) -> str:
+    """'error ratio 63 % > 50 % for 2 s' (the duration from the scenario's abort condition)."""
+    measured = "n/a" if verdict.measured is None else f"{verdict.measured * 100:.0f} %"
+    condition = stress.config.get("abort") if stress is not None else None
+    for_s = condition.get("for_s") if isinstance(condition, dict) else None
+    during = f" for {format_number(for_s)} s" if isinstance(for_s, int | float) else ""
+    return f"error ratio {measured} > {verdict.threshold * 100:.0f} %{during}"
 
 
 def verdict_sentence(record: RunRecord) -> str:

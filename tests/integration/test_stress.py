@@ -1,10 +1,11 @@
 """`harness stress` against the emulator's demo app: the breaking point matches the known capacity.
 
 The `/search`-only locustfile in arrival-rate mode, at 1 Standard-1X dyno
-(through the CLI) and at 2 (a Locust master with 2 local workers). The truth
-is the demo app's own capacity model (`GET /api/capacity`, 100 req/s of
-/search per dyno) times the dynos; the search must land within ±10% of it.
-Each search keeps its load under ~40 s (short holds, 5% tolerance).
+(through the CLI) and at 2 (a Locust master with 2 local workers; and once
+with an abort condition that the 3× overshoot trips). The truth is the demo
+app's own capacity model (`GET /api/capacity`, 100 req/s of /search per dyno)
+times the dynos; the search must land within ±10% of it. Each search keeps
+its load under ~45 s (short holds, 5% tolerance).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from harness.cli.app import cli
 from harness.config import parse_config
 from harness.emulator import EmulatorProcess
 from harness.load.scenarios import run_scenario
+from harness.measurements import StepKind
 
 DEMO = "harness-demo"
 SEARCH_LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfiles" / "search_only.py"
@@ -37,7 +39,7 @@ scenarios:
     locustfile: search
     start: {{rps: {start}}}
     max: {{rps: 1000}}
-    growth: 3.0
+    growth: {growth}
     tolerance: 0.05
     ramp_s: 0.5
     step_hold_s: 3
@@ -45,7 +47,7 @@ scenarios:
     saturation_tolerance: 0.05
     slo: {{error_ratio: 0.01, p95_ms: 1000}}
     recovery: {{level: {{rps: {start}}}, window_s: 1, limit_s: 20}}
-    abort: {{error_ratio: 0.95, for_s: 5}}
+    abort: {abort}
 """
 
 pytestmark = [
@@ -88,9 +90,12 @@ def _truth(url: str, dynos: int) -> float:
     return float(capacity["capacity_rps"]["search"]) * dynos
 
 
-def _scenarios_file(tmp_path: Path, start: float) -> Path:
+def _scenarios_file(
+    tmp_path: Path, start: float, *, growth: float = 3.0, abort: str = "{error_ratio: 0.95, for_s: 5}"
+) -> Path:
     path = tmp_path / "scenarios.yaml"
-    path.write_text(SCENARIOS.format(locustfile=SEARCH_LOCUSTFILE, start=start), encoding="utf-8")
+    text = SCENARIOS.format(locustfile=SEARCH_LOCUSTFILE, start=start, growth=growth, abort=abort)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -134,3 +139,29 @@ def test_stress_finds_two_dyno_capacity_with_distributed_load(
     assert point.sustainable_rps == pytest.approx(truth, rel=0.10)
     assert all(step.window.plan.level <= 1000 for step in result.steps)
     assert result.workers == 2
+
+
+def test_an_abort_tripped_by_the_overshoot_caps_the_search_which_still_finds_the_capacity(
+    emulator: EmulatorProcess, api: httpx.Client, tmp_path: Path
+) -> None:
+    """2 dynos (200 req/s), 20 req/s × 3: the probe at 540 req/s trips the abort (> 50 % errors for 2 s)."""
+    _scale(api, 2)
+    try:
+        url = emulator.web_url(DEMO).rstrip("/")
+        truth = _truth(url, 2)
+        source = _scenarios_file(tmp_path, start=20, abort="{error_ratio: 0.5, for_s: 2}")
+        config = parse_config(source.read_text("utf-8"), source=source)
+        result = run_scenario(config, config.scenario("search-stress"), host=url, quiet=True)
+    finally:
+        _scale(api, 1)
+    point = result.breaking_point
+    assert point is not None
+    tripped = [step for step in result.steps if step.window.aborted]
+    assert [step.window.plan.level for step in tripped] == [540.0], [s.note for s in result.steps]
+    assert tripped[0].broken_by == "abort"
+    after = result.steps[result.steps.index(tripped[0]) + 1 :]
+    assert after[0].window.plan.kind is StepKind.RECOVERY  # the load dropped at once
+    assert all(step.window.plan.level < 540.0 for step in after)  # and never came back
+    assert (result.status, point.status) == ("passed", "found"), result.abort_reason
+    assert point.sustainable_rps == pytest.approx(truth, rel=0.10)
+    assert point.load_time_s < 60
