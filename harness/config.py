@@ -147,7 +147,7 @@ class StressScenario(_ScenarioBase):
     kind: Literal["stress"]
     start: Level
     max: Level
-    growth: float = Field(default=2.0, gt=1.0)
+    growth: float = Field(default=3.0, gt=1.0)
     tolerance: float = Field(default=0.05, gt=0, lt=1)
     ramp_s: float = Field(default=1.0, ge=0)
     step_hold_s: float = Field(default=4.0, gt=0)
