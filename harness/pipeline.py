@@ -277,14 +277,17 @@ class Interrupts:
         return len(self.received) >= 2
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        """Only the first signal outside load may raise (to abort a wait); a later one never does,
+        because by then a restore may be running and nothing may interrupt it."""
         self.received.append(signum)
-        if self.phase is Phase.RESTORE or self.phase is Phase.REPORT:
+        if len(self.received) > 1:
+            os.write(2, b"harness: the report will be skipped; the formation is still restored first.\n")
+            return
+        if self.phase in (Phase.RESTORE, Phase.REPORT, Phase.DONE):
             os.write(2, b"harness: finishing the restore first; it exits when that is done.\n")
             return
-        if len(self.received) == 1 and self.phase in (Phase.WARMUP, Phase.LOAD, Phase.STRESS):
-            os.write(
-                2, b"\nharness: stopping the load, then restoring the formation (again: skip the report)\n"
-            )
+        if self.phase in (Phase.WARMUP, Phase.LOAD, Phase.STRESS):
+            os.write(2, b"\nharness: stopping the load, then restoring (interrupt again: skip the report)\n")
             return
         raise Interrupted(signum)
 

@@ -219,3 +219,23 @@ def test_failing_api_during_scale_up_leaves_nothing_scaled(
     assert not (tmp_path / "state" / "journals" / "harness-demo.json").exists()
     [run_dir] = run_dirs(tmp_path)
     assert json.loads((run_dir / "run.json").read_text())["status"] == "failed"
+
+
+def test_second_interrupt_skips_the_report_but_still_restores(
+    tmp_path: Path, harness_runs: list[HarnessProcess]
+) -> None:
+    scenarios = write_profile(tmp_path, hold_s=2)
+    run = HarnessProcess(["run", "--scenarios", str(scenarios)], cwd=tmp_path, env=harness_env(tmp_path))
+    harness_runs.append(run)
+    run.expect("== stress", timeout_s=240)
+    run.send(signal.SIGINT)
+    run.expect("stopping the load", timeout_s=30)
+    run.send(signal.SIGINT)
+    assert run.wait(timeout_s=180) == 130, run.output
+    assert "the report will be skipped" in run.output
+    [run_dir] = run_dirs(tmp_path)
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "incomplete"
+    assert not (run_dir / "report.html").exists()
+    restore = next(e for e in events(run_dir) if e["event"] == "restore")
+    assert restore["restored"] is True
+    assert run.survivors() == []
