@@ -11,27 +11,9 @@ from harness.emulator import EmulatorProcess
 from harness.errors import LoadError
 from harness.load.scenarios import run_scenario
 from harness.measurements import TOTAL, ScenarioResult, StepKind
+from tests.integration.profiles import short_shop_load
 
-REPO = Path(__file__).resolve().parents[2]
-
-SCENARIOS = f"""\
-version: 1
-target:
-  app: harness-demo
-  formations: [{{quantity: 1}}]
-locustfiles:
-  shop: {{path: {REPO / "locustfiles" / "demo_shop.py"}}}
-expected_peak: {{rps: 30}}
-scenarios:
-  - name: shop-load
-    kind: load
-    level: {{rps: 30}}
-    ramp_s: 0.5
-    warmup_s: 1.5
-    hold_s: 4
-    window_s: 2
-    slo: {{p95_ms: 150, error_ratio: 0.01}}
-"""
+SCENARIOS = short_shop_load(slo="{p95_ms: 150, error_ratio: 0.01}")
 
 
 def shape(result: ScenarioResult) -> tuple[object, ...]:

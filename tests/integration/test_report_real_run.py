@@ -13,7 +13,6 @@ import os
 import re
 import socket
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,27 +34,10 @@ from harness.results import (
     RunStatus,
     RunStore,
 )
+from tests.integration.profiles import short_shop_load
 
-REPO = Path(__file__).resolve().parents[2]
 APP = "harness-demo"
-SCENARIOS = f"""\
-version: 1
-target:
-  app: {APP}
-  formations: [{{quantity: 1}}]
-locustfiles:
-  shop: {{path: {REPO / "locustfiles" / "demo_shop.py"}}}
-expected_peak: {{rps: 30}}
-scenarios:
-  - name: shop-load
-    kind: load
-    level: {{rps: 30}}
-    ramp_s: 0.5
-    warmup_s: 1.5
-    hold_s: 4
-    window_s: 2
-    slo: {{p95_ms: 2000, error_ratio: 0.05}}
-"""
+SCENARIOS = short_shop_load(app=APP, slo="{p95_ms: 2000, error_ratio: 0.05}")
 URL = re.compile(r"https?://[^\s\"'<>]+", re.I)
 
 # Locust stops surplus users mid-request at the end of a run; their keep-alive sockets are closed by the
