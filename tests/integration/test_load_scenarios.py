@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from harness.cli.app import cli
 from harness.config import Config, parse_config
 from harness.emulator import EmulatorProcess
-from harness.load.scenarios import run_scenario
+from harness.engine import run_scenario
 from harness.measurements import TOTAL, ScenarioResult, StepKind
 
 REPO = Path(__file__).resolve().parents[2]

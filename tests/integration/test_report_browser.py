@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from harness.capacity.verdict import judge_run
 from harness.report import render_report
 from harness.results import RunStatus, RunStore
 from tests.unit.results_synthetic import (
@@ -93,7 +94,7 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     run.add_scenario(synthetic_load(app), {"name": "expected-load", "kind": "load"})
     run.add_scenario(synthetic_stress(app, cpu_warning=True))
-    run.finish(RunStatus.COMPLETE, test_duration_s=900.0)
+    run.finish(RunStatus.COMPLETE, judge=judge_run, test_duration_s=900.0)
     return render_report(run.path).html
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from harness.config import parse_config
 from harness.emulator import EmulatorProcess
-from harness.load.scenarios import run_scenario
+from harness.engine import run_scenario
 from harness.measurements import TOTAL, LevelMode
 from harness.report import RenderedReport, render_report
 from harness.results import (
