@@ -176,11 +176,9 @@ class EndpointWindow(_Frozen):
     latency: Percentiles
 
 
-class EndpointLimits(_Frozen):
-    """Limits for one endpoint, by Locust request name ('/search'); `method` None matches any."""
+class _LatencyErrorLimits(_Frozen):
+    """Latency percentile and error-ratio limits; None switches a criterion off."""
 
-    name: str
-    method: str | None = None
     p50_ms: float | None = Field(default=None, gt=0)
     p90_ms: float | None = Field(default=None, gt=0)
     p95_ms: float | None = Field(default=None, gt=0)
@@ -188,13 +186,20 @@ class EndpointLimits(_Frozen):
     max_ms: float | None = Field(default=None, gt=0)
     error_ratio: float | None = Field(default=None, ge=0, le=1)
 
+
+class EndpointLimits(_LatencyErrorLimits):
+    """Limits for one endpoint, by Locust request name ('/search'); `method` None matches any."""
+
+    name: str
+    method: str | None = None
+
     def matches(self, endpoint: EndpointWindow) -> bool:
         """Whether `endpoint` is the one these limits are for."""
         same_method = self.method is None or self.method.upper() == endpoint.method.upper()
         return endpoint.name == self.name and same_method
 
 
-class SloLimits(_Frozen):
+class SloLimits(_LatencyErrorLimits):
     """What a step must meet; None switches a criterion off.
 
     `saturation_tolerance`: a step is saturated when its successful throughput
@@ -203,12 +208,6 @@ class SloLimits(_Frozen):
     request more or less is counting, not saturation).
     """
 
-    p50_ms: float | None = Field(default=None, gt=0)
-    p90_ms: float | None = Field(default=None, gt=0)
-    p95_ms: float | None = Field(default=None, gt=0)
-    p99_ms: float | None = Field(default=None, gt=0)
-    max_ms: float | None = Field(default=None, gt=0)
-    error_ratio: float | None = Field(default=None, ge=0, le=1)
     min_rps: float | None = Field(default=None, gt=0)
     saturation_tolerance: float | None = Field(default=0.10, gt=0, lt=1)
     endpoints: tuple[EndpointLimits, ...] = ()
