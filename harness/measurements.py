@@ -345,6 +345,7 @@ class ScenarioResult(_Frozen):
     workers: int = 0  # 0: Locust in-process; N: master + N workers
     limits: SloLimits | None = None  # the SLO limits it was judged against
     abort_for_s: float | None = None  # how long the abort condition had to hold (None: no abort condition)
+    locustfile_sha256: str | None = None  # what the load was made of, so comparisons can tell a change
 
 
 class LevelInfo(_Frozen):

@@ -9,8 +9,10 @@ recovery, a stress scenario by the breaking-point search.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from harness.capacity.search import SearchParams, SearchStatus, breaking_point_search
@@ -126,6 +128,7 @@ def run_scenario(
                 "workers": options.workers + options.expect_workers,
                 "limits": _limits(scenario),
                 "abort_for_s": scenario.abort.for_s if scenario.abort is not None else None,
+                "locustfile_sha256": hashlib.sha256(Path(spec.path).read_bytes()).hexdigest(),
             }
         )
         if session.interrupted:

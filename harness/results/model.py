@@ -174,6 +174,7 @@ class ScenarioEntry(_Model):
     step_count: int = 0
     limits: SloLimits | None = None  # the typed SLO limits the scenario was judged against
     abort_for_s: float | None = None  # how long its abort condition had to hold (None: none)
+    locustfile_sha256: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -198,6 +199,9 @@ class RunMeta(_Model):
     versions: Versions = Field(default_factory=Versions)
     test_duration_s: float | None = None  # time the tested formation was up (scale request to restore)
     test_cost_usd: float | None = None
+    series_id: str | None = None  # runs made by one `--repeat` or `harness ab` share it
+    repeat: int | None = None  # 1-based index of this run in its series
+    repeats: int | None = None  # planned runs in the series
 
 
 class RunRecord(RunMeta):

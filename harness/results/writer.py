@@ -199,4 +199,5 @@ def scenario_entry(result: ScenarioResult, config: BaseModel | Mapping[str, Any]
         step_count=len(result.steps),
         limits=result.limits,
         abort_for_s=result.abort_for_s,
+        locustfile_sha256=result.locustfile_sha256,
     )
