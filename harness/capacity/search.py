@@ -2,7 +2,7 @@
 
 `breaking_point_search(params)` yields the next `StepPlan`, receives the
 measured `StepWindow` through `send()`, and finally returns a `SearchResult`.
-It touches no Locust, clock or socket: `load/shapes.py` drives it against a
+It touches no Locust, clock or socket: the scenario engine drives it against a
 real app, unit tests drive it against simulated systems.
 
 How it searches (levels are users, or offered req/s in arrival-rate mode):
