@@ -20,8 +20,8 @@ from harness.config import Config, parse_config
 from harness.emulator import EmulatorProcess
 from harness.engine import run_scenario
 from harness.measurements import TOTAL, ScenarioResult, StepKind
+from tests.integration.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 APP = "harness-demo"
 HEROKU_ACCEPT = "application/vnd.heroku+json; version=3"
 

@@ -34,7 +34,7 @@ from harness.results import (
     RunStatus,
     RunStore,
 )
-from tests.integration.profiles import short_shop_load
+from tests.integration.helpers import short_shop_load
 
 APP = "harness-demo"
 SCENARIOS = short_shop_load(app=APP, slo="{p95_ms: 2000, error_ratio: 0.05}")
