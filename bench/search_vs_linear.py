@@ -48,7 +48,7 @@ import gevent  # noqa: E402
 import httpx  # noqa: E402
 
 from harness.capacity.slo import SloLimits, judge, slo_limits, success_rps  # noqa: E402
-from harness.cli.stress import describe_result  # noqa: E402
+from harness.cli.scenario_output import render_result  # noqa: E402
 from harness.config import Config, StressScenario, parse_config  # noqa: E402
 from harness.emulator import EmulatorProcess  # noqa: E402
 from harness.engine import run_scenario, session_options  # noqa: E402
@@ -185,7 +185,7 @@ def _run_search(config: Config, url: str, *, show_steps: bool) -> Outcome:
     scenario = config.scenario("search-stress")
     result = run_scenario(config, scenario, host=url, quiet=True)
     if show_steps:
-        print(describe_result(result), flush=True)
+        print(render_result(result), flush=True)
     point = result.breaking_point
     assert point is not None
     name = f"adaptive search ({point.status}, tolerance {point.tolerance:.1%})"

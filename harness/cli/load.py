@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 import click
 
 from harness.cli.app import format_option, scenarios_option
+from harness.cli.scenario_output import render_result
 from harness.config import load_config
 from harness.errors import EXIT_OK, EXIT_SLO_FAILED
-from harness.measurements import ScenarioResult, ScenarioStatus
+from harness.measurements import ScenarioStatus
 
 __all__ = ["load_command", "validate_command", "worker_command"]
 
@@ -66,7 +64,7 @@ def load_command(
     result = run_scenario(
         config, scenario, host=host.rstrip("/"), workers=workers, expect_workers=expect_workers, quiet=quiet
     )
-    click.echo(_render(result, output_format))
+    click.echo(render_result(result, output_format))
     ctx.exit(EXIT_OK if result.status == ScenarioStatus.PASSED else EXIT_SLO_FAILED)
 
 
@@ -100,82 +98,3 @@ def worker_command(
         request_timeout_s=request_timeout,
         once=once,
     )
-
-
-def _render(result: ScenarioResult, output_format: str) -> str:
-    if output_format == "json":
-        return result.model_dump_json(indent=2)
-    if output_format == "csv":
-        return _steps_csv(result)
-    return _table(result)
-
-
-def _table(result: ScenarioResult) -> str:
-    lines = [f"{result.name} ({result.kind}): {result.status.upper()}"]
-    if result.abort_reason:
-        lines.append(f"  aborted: {result.abort_reason}")
-    if result.judged is not None:
-        w = result.judged
-        offered = f"offered {w.offered_rps:g} req/s, " if w.offered_rps is not None else ""
-        lat = w.total.latency
-        lines.append(
-            f"  judged {w.duration_s:.1f} s: {offered}achieved {w.achieved_rps:.1f} req/s, "
-            f"p50 {lat.p50_ms} ms, p95 {lat.p95_ms} ms, p99 {lat.p99_ms} ms, errors {w.total.error_ratio:.2%}"
-        )
-    for verdict in result.verdicts:
-        missed = f" (missed by {verdict.miss_ratio:.0%})" if verdict.miss_ratio is not None else ""
-        lines.append(f"  {'PASS' if verdict.passed else 'FAIL'} {verdict.describe()}{missed}")
-    if result.breaking_point is not None:
-        bp = result.breaking_point
-        lines.append(
-            f"  breaking point: {bp.status}, level {bp.level}, sustainable {bp.sustainable_rps} req/s"
-        )
-    if result.recovery is not None:
-        rec = result.recovery
-        lines.append(
-            f"  recovery: {'recovered' if rec.recovered else 'NOT recovered'} in {rec.time_to_recover_s} s"
-        )
-    for warning in result.cpu_warnings:
-        lines.append(f"  warning: {warning}")
-    return "\n".join(lines)
-
-
-def _steps_csv(result: ScenarioResult) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "step",
-            "kind",
-            "level",
-            "users",
-            "offered_rps",
-            "achieved_rps",
-            "p50_ms",
-            "p95_ms",
-            "p99_ms",
-            "error_ratio",
-            "ok",
-            "broken_by",
-        ]
-    )
-    for record in result.steps:
-        w = record.window
-        lat = w.total.latency
-        writer.writerow(
-            [
-                w.plan.index,
-                w.plan.kind,
-                w.plan.level,
-                w.users,
-                w.offered_rps,
-                round(w.achieved_rps, 3),
-                lat.p50_ms,
-                lat.p95_ms,
-                lat.p99_ms,
-                round(w.total.error_ratio, 5),
-                record.ok,
-                record.broken_by or "",
-            ]
-        )
-    return out.getvalue().rstrip("\n")

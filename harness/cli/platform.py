@@ -17,22 +17,29 @@ from typing import Any
 import click
 
 from harness.cli.app import app_option, scenarios_option
-from harness.config import load_config
+from harness.config import Guards, load_config
 from harness.errors import ConfigError, RestoreError
-from harness.platform.formation import FormationSession, Interrupted, ScaleResult, restore
-from harness.platform.guard import check_app_allowed, check_formation_limits, preflight
+from harness.platform import safe_scale
+from harness.platform.formation import ScaleResult, restore
 from harness.platform.heroku import HerokuClient
 from harness.platform.journal import Journal, JournalStore
-from harness.platform.models import Dyno, Formation, Release, merge, parse_scale_args
+from harness.platform.models import Dyno, Formation, Release, parse_scale_args
+from harness.platform.signals import Interrupted
+from harness.platform.target import PlatformTarget, env_platform
 
 __all__ = ["restore_command", "scale_command", "status_command"]
 
 
+def _platform(ctx: click.Context) -> PlatformTarget:
+    """The platform the environment names, its client closed when the command ends."""
+    platform = env_platform()
+    ctx.call_on_close(platform.client.close)
+    return platform
+
+
 def _client(ctx: click.Context) -> HerokuClient:
     """The client from the environment, closed when the command ends."""
-    client = HerokuClient.from_env()
-    ctx.call_on_close(client.close)
-    return client
+    return _platform(ctx).client
 
 
 def _store(state_dir: str | None) -> JournalStore:
@@ -49,17 +56,13 @@ def _require_app(app: str | None) -> str:
     return app
 
 
-def _guard_settings(ctx: click.Context, scenarios_path: str) -> tuple[set[str], int, float]:
+def _guard_settings(ctx: click.Context, scenarios_path: str) -> tuple[set[str], Guards]:
     """Protected apps and ceilings: from scenarios.yaml when there is one, else the defaults."""
     explicit = ctx.get_parameter_source("scenarios_path") is not click.core.ParameterSource.DEFAULT
     if not explicit and not Path(scenarios_path).is_file():
-        return set(), 10, 5.0
+        return set(), Guards()
     config = load_config(scenarios_path)
-    return (
-        set(config.target.protected_apps),
-        config.guards.max_dynos_per_type,
-        config.guards.max_cost_per_hour_usd,
-    )
+    return set(config.target.protected_apps), config.guards
 
 
 state_dir_option = click.option(
@@ -122,25 +125,24 @@ def scale_command(
     restored at once."""
     app = _require_app(app)
     changes = parse_scale_args(processes)
-    protected, max_dynos, max_cost = _guard_settings(ctx, scenarios_path)
-    check_app_allowed(app, targets={app}, protected=protected | set(protect))
-    store = _store(state_dir)
-    store.ensure_absent(app)
-    client = _client(ctx)
-    facts = preflight(client, app)
-    target = merge(facts.formation, changes)
-    cost = check_formation_limits(
-        target,
-        max_dynos_per_type=max_dynos,
-        max_cost_per_hour_usd=max_cost,
-        prices=facts.prices,
+    protected, guards = _guard_settings(ctx, scenarios_path)
+    safety = safe_scale.SafeScale(
+        app=app,
+        targets={app},
+        protected=protected | set(protect),
+        guards=guards,
         confirmed=yes,
+        store=_store(state_dir),
+        progress=_say,
     )
+    safety.refuse_offline()
+    platform = _platform(ctx)
+    cleared = safety.clear(platform, [changes])
+    facts, target, cost = cleared.facts, cleared.targets[0], cleared.costs_per_hour_usd[0]
+    store = safety.store
     _say(f"{app}: {facts.formation.describe()} → {target.describe()} (journal {store.path_for(app)})")
     try:
-        with FormationSession(
-            client, app, target, store=store, timeout_s=timeout_s, restore_on_success=False, progress=_say
-        ) as session:
+        with safety.session(platform, target, timeout_s=timeout_s, keep_scaled=True) as session:
             assert session.result is not None
             result = session.result
     except Interrupted as exc:

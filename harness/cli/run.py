@@ -8,9 +8,11 @@ import sys
 import click
 
 from harness.cli.app import app_option, scenarios_option
+from harness.cli.console import Console, plan_lines
 from harness.config import load_config
-from harness.pipeline import Console, RunOptions, plan_run, run_pipeline, uses_emulator
+from harness.pipeline import RunOptions, plan_run, run_pipeline
 from harness.platform.guard import price_table
+from harness.platform.target import uses_emulator
 
 __all__ = ["run_command"]
 
@@ -63,10 +65,10 @@ def run_command(
             click.echo(json.dumps(plan.as_json(), indent=2))
         else:
             click.echo("Dry run: nothing is scaled or loaded.")
-            for line in plan.lines():
+            for line in plan_lines(plan):
                 click.echo(line)
         return
-    result = run_pipeline(config, options, console=Console(quiet=options.quiet))
+    result = run_pipeline(config, options, events=Console(quiet=options.quiet))
     if as_json:
         summary = result.summaries[0] if len(result.summaries) == 1 else result.summaries
         click.echo(json.dumps(summary, indent=2, default=str))

@@ -7,11 +7,12 @@ from typing import Any
 import click
 
 from harness.cli.app import format_option, scenarios_option
+from harness.cli.scenario_output import render_result
 from harness.config import Config, Level, StressScenario, load_config
 from harness.errors import EXIT_OK, EXIT_SLO_FAILED, ConfigError
-from harness.measurements import BreakingPoint, ScenarioResult, SearchStatus
+from harness.measurements import SearchStatus
 
-__all__ = ["describe_breaking_point", "stress_command", "stress_scenario"]
+__all__ = ["stress_command", "stress_scenario"]
 
 # Statuses that answer the question "where does it break?" (exit 0); the others exit 1.
 _ANSWERED = {SearchStatus.FOUND, SearchStatus.NOT_REACHED}
@@ -67,10 +68,7 @@ def stress_command(
     }
     scenario = stress_scenario(config, scenario_name, **overrides)
     result = run_scenario(config, scenario, host=host.rstrip("/"), workers=workers, quiet=quiet)
-    if output_format == "json":
-        click.echo(result.model_dump_json(indent=2))
-    else:
-        click.echo(describe_result(result, output_format))
+    click.echo(render_result(result, output_format))
     answered = result.breaking_point is not None and result.breaking_point.status in _ANSWERED
     ctx.exit(EXIT_OK if answered else EXIT_SLO_FAILED)
 
@@ -130,64 +128,3 @@ def _pick(config: Config, name: str | None) -> StressScenario:
     raise ConfigError(
         "the scenarios file has no stress scenario; add one (kind: stress).", file=config.source
     )
-
-
-def describe_breaking_point(point: BreakingPoint) -> list[str]:
-    """Human lines for a breaking point: the answer, the bracket, what broke, the load time."""
-    unit = point.mode.unit
-    lines = [f"breaking point: {point.status.replace('_', ' ')}"]
-    if point.level is not None:
-        lines.append(
-            f"  sustainable: {point.sustainable_rps:g} req/s at {point.level:g} {unit}"
-            if point.sustainable_rps is not None
-            else f"  level: {point.level:g} {unit}"
-        )
-    if point.bracket_high is not None:
-        low = f"{point.bracket_low:g}" if point.bracket_low is not None else "–"
-        lines.append(f"  bracket: [{low}, {point.bracket_high:g}] {unit} (tolerance {point.tolerance:.0%})")
-    if point.criterion_detail is not None:
-        lines.append(f"  broke first: {point.criterion_detail.describe()}")
-    lines.append(f"  load time: {point.load_time_s:.1f} s")
-    return lines
-
-
-def describe_result(result: ScenarioResult, output_format: str = "table") -> str:
-    """The breaking point, recovery and steps of a stress result (table or CSV of steps)."""
-    if output_format == "csv":
-        return _steps_csv(result)
-    lines = [f"{result.name} (stress): {result.status}"]
-    if result.breaking_point is not None:
-        lines += describe_breaking_point(result.breaking_point)
-    if result.recovery is not None:
-        rec = result.recovery
-        lines.append(
-            f"  recovery at {rec.level:g}: the SLOs held again {rec.time_to_recover_s:.1f} s after the drop"
-            if rec.recovered and rec.time_to_recover_s is not None
-            else f"  recovery at {rec.level:g}: NOT within {rec.limit_s:g} s"
-        )
-    if result.abort_reason:
-        lines.append(f"  stopped: {result.abort_reason}")
-    lines.append("  steps:")
-    for record in result.steps:
-        w = record.window
-        verdict = "ok" if record.ok else f"BROKEN ({record.broken_by})" if record.broken_by else "ignored"
-        lines.append(
-            f"    {w.plan.index:>3} {w.plan.label or w.plan.kind:<28} level {w.plan.level:>8g}  "
-            f"achieved {w.achieved_rps:>8.1f} req/s  p95 {w.total.latency.p95_ms or 0:>6g} ms  "
-            f"errors {w.total.error_ratio:>6.1%}  {verdict}"
-        )
-    for warning in result.cpu_warnings:
-        lines.append(f"  warning: {warning}")
-    return "\n".join(lines)
-
-
-def _steps_csv(result: ScenarioResult) -> str:
-    rows = ["step,kind,label,level,offered_rps,achieved_rps,p95_ms,error_ratio,ok,broken_by"]
-    for record in result.steps:
-        w = record.window
-        rows.append(
-            f"{w.plan.index},{w.plan.kind},{w.plan.label},{w.plan.level:g},{w.offered_rps or ''},"
-            f"{w.achieved_rps:.3f},{w.total.latency.p95_ms or ''},{w.total.error_ratio:.5f},"
-            f"{record.ok},{record.broken_by or ''}"
-        )
-    return "\n".join(rows)

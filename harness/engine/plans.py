@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 from collections.abc import Generator
 
+from harness.capacity.dry_run import planned_seconds
 from harness.capacity.slo import judge
-from harness.config import LoadScenario, Scenario, SoakScenario, SpikeScenario
+from harness.config import LoadScenario, SoakScenario, SpikeScenario
 from harness.measurements import Recovery, SloLimits, StepKind, StepPlan, StepWindow
 
 __all__ = ["hold_plan", "planned_seconds", "spike_plan"]
@@ -94,12 +95,3 @@ def spike_plan(scenario: SpikeScenario, limits: SloLimits) -> Generator[StepPlan
         if window.aborted or window.end_ts - dropped_at >= scenario.recovery.limit_s:
             return Recovery(level=level, recovered=False, limit_s=scenario.recovery.limit_s)
         index += 1
-
-
-def planned_seconds(scenario: Scenario) -> float | None:
-    """How long a scenario is planned to take (None for stress: the search decides)."""
-    if isinstance(scenario, LoadScenario | SoakScenario):
-        return scenario.ramp_s + scenario.warmup_s + scenario.hold_s
-    if isinstance(scenario, SpikeScenario):
-        return scenario.base_s + scenario.spike_s + scenario.recovery.limit_s
-    return None

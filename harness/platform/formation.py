@@ -14,15 +14,11 @@ commands. Restoring twice, or with nothing changed, is harmless.
 from __future__ import annotations
 
 import enum
-import os
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,20 +33,18 @@ from harness.errors import (
 from harness.platform.heroku import HerokuClient
 from harness.platform.journal import Journal, JournalStore
 from harness.platform.models import Dyno, DynoState, Formation, ProcessChange, merge, same_size
+from harness.platform.signals import Interrupted, SignalPolicy
 
 __all__ = [
     "DynoBoot",
     "FormationSession",
-    "Interrupted",
     "PollPolicy",
     "RestoreResult",
     "ScaleResult",
     "SessionState",
-    "SignalGuard",
     "WaitProgress",
     "begin",
     "changed_types",
-    "quiet_interrupts_under_gevent",
     "restore",
     "scale_to",
     "snapshot",
@@ -324,71 +318,6 @@ def restore(
     )
 
 
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM arrived during a formation change; raised so every `finally` restores.
-
-    A KeyboardInterrupt so gevent's hub passes it to the main greenlet like Ctrl-C."""
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
-
-    @property
-    def exit_code(self) -> int:
-        """128 + the signal number, as a shell reports it."""
-        return 128 + self.signum
-
-
-def quiet_interrupts_under_gevent() -> None:
-    """Call before installing a handler that raises `Interrupted` (FormationSession does).
-
-    Under gevent a signal handler may run in the hub, which prints any exception it raises before
-    passing it (a KeyboardInterrupt) to the main greenlet; `Interrupted` is expected, so not printed."""
-    hub_module = sys.modules.get("gevent.hub")
-    if hub_module is None:
-        return
-    hub = hub_module.get_hub()
-    if not issubclass(Interrupted, hub.NOT_ERROR):
-        hub.NOT_ERROR = (*hub.NOT_ERROR, Interrupted)
-
-
-class SignalGuard:
-    """Turns the first SIGINT/SIGTERM into `Interrupted`; later ones (during restore) only wait."""
-
-    signals = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.received: list[int] = []
-        self._deferring = False
-        self._previous: dict[int, object] = {}
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.received.append(signum)
-        if self._deferring:
-            os.write(2, b"harness: restoring the formation first; it exits when that is done.\n")
-            return
-        self._deferring = True  # before raising: a second signal must not interrupt the restore
-        raise Interrupted(signum)
-
-    def defer(self) -> None:
-        """From now on signals are only recorded (the restore is running)."""
-        self._deferring = True
-
-    def __enter__(self) -> Self:
-        if threading.current_thread() is threading.main_thread():
-            quiet_interrupts_under_gevent()
-            for signum in self.signals:
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)  # type: ignore[arg-type]
-        self._previous.clear()
-
-
 class SessionState(enum.Enum):
     """Where a FormationSession is; transitions happen only in FormationSession."""
 
@@ -406,6 +335,10 @@ class FormationSession:
     by success, exception, Ctrl-C or SIGTERM, restores and verifies. With `restore_on_success=False`
     a clean exit keeps the formation and the journal (for `harness scale`; `harness restore` undoes it),
     while every failure still restores.
+
+    Signals follow `signals.SignalPolicy`: a session makes its own (the first signal raises, later
+    ones wait for the restore), or shares the caller's (`harness run`), which then decides itself
+    what a signal that came while restoring means.
     """
 
     def __init__(
@@ -419,7 +352,7 @@ class FormationSession:
         poll: PollPolicy | None = None,
         restore_budget_s: float = 120.0,
         restore_on_success: bool = True,
-        handle_signals: bool = True,
+        signals: SignalPolicy | None = None,
         progress: Progress = _quiet,
     ) -> None:
         self.client, self.app = client, app
@@ -427,7 +360,8 @@ class FormationSession:
         self._target = target if isinstance(target, Formation) else tuple(target)
         self._timeout_s, self._poll, self._budget_s = timeout_s, poll, restore_budget_s
         self._restore_on_success = restore_on_success
-        self._signals = SignalGuard() if handle_signals else None
+        self._owns_signals = signals is None
+        self._signals = signals or SignalPolicy()
         self._progress = progress
         self.state = SessionState.NEW
         self.journal: Journal | None = None
@@ -435,9 +369,7 @@ class FormationSession:
         self.restored: RestoreResult | None = None
 
     def __enter__(self) -> Self:
-        quiet_interrupts_under_gevent()
-        if self._signals is not None:
-            self._signals.__enter__()
+        self._signals.__enter__()
         try:
             self.journal = begin(self.client, self.app, self._target, self.store)
             self.state = SessionState.JOURNALED
@@ -460,13 +392,11 @@ class FormationSession:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._finish(restore_now=exc_type is not None or self._restore_on_success)
-        received = self._signals.received if self._signals is not None else []
-        if exc_type is None and received:
-            raise Interrupted(received[0])  # a signal that came while restoring: still stop
+        if exc_type is None and self._owns_signals and self._signals.received:
+            raise Interrupted(self._signals.received[0])  # a signal that came while restoring: still stop
 
     def _finish(self, *, restore_now: bool) -> None:
-        if self._signals is not None:
-            self._signals.defer()
+        self._signals.finish()
         try:
             if self.journal is None:
                 return
@@ -478,5 +408,4 @@ class FormationSession:
             )
             self.state = SessionState.RESTORED
         finally:
-            if self._signals is not None:
-                self._signals.__exit__(None, None, None)
+            self._signals.__exit__(None, None, None)

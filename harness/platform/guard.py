@@ -218,13 +218,15 @@ def preflight(
     client: HerokuClient,
     app: str,
     *,
+    local: bool,
     process_type: str = "web",
     target_url: str | None = None,
     probe_timeout_s: float = 10.0,
     probe_transport: httpx.BaseTransport | None = None,
 ) -> PreflightFacts:
     """Fail fast, before any scale-up: bad token, unknown app, maintenance, nothing deployed, no
-    `process_type`, unreachable URL (any HTTP answer counts as reachable)."""
+    `process_type`, unreachable URL (any HTTP answer counts as reachable). `local`: the platform is
+    on this machine (`target.PlatformTarget.local`), so a loopback target URL is the app's own."""
     account = client.account()  # AuthError on a bad token
     info = client.app(app)  # NotFoundError on an unknown app
     if info.maintenance:
@@ -248,7 +250,7 @@ def preflight(
         )
     url = target_url or info.web_url
     if url:
-        check_load_target(url, web_url=info.web_url, emulator=client.is_loopback)
+        check_load_target(url, web_url=info.web_url, emulator=local)
         _probe(url, probe_timeout_s, probe_transport)
     try:
         sizes = client.dyno_sizes()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ import httpx
 import psutil
 
 from harness.config import parse_config
-from harness.pipeline import Console, platform_client
+from harness.platform.target import open_platform
 from tests.integration.helpers import REPO
 
 CONFIG = f"""
@@ -31,9 +30,10 @@ scenarios:
 
 def test_embedded_emulator_applies_config_vars_and_stops_with_its_dynos(tmp_path: Path) -> None:
     config = parse_config(CONFIG, source=tmp_path / "scenarios.yaml")
-    console = Console(quiet=False, stream=io.StringIO())
-    with platform_client(config, console) as (client, emulator):
-        assert emulator is not None and client.is_loopback
+    said: list[str] = []
+    with open_platform(config, progress=said.append) as platform:
+        client, emulator = platform.client, platform.emulator
+        assert emulator is not None and platform.local and platform.started_here
         release = client.current_release("harness-demo")
         assert release is not None and release.version == 2  # the config-var change made a release
         assert "DEMO_SLOWDOWN" in client.config_var_names("harness-demo")
@@ -54,5 +54,5 @@ def test_embedded_emulator_applies_config_vars_and_stops_with_its_dynos(tmp_path
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     for dyno_pid in dyno_pids:
         assert not psutil.pid_exists(dyno_pid) or psutil.Process(dyno_pid).status() == psutil.STATUS_ZOMBIE
-    assert "emulator stopped" in console.stream.getvalue()  # type: ignore[attr-defined]
+    assert said[-1] == "emulator stopped"
     assert os.environ.get("HEROKU_API_KEY") is None

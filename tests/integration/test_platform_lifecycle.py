@@ -262,7 +262,7 @@ def test_restore_refuses_a_journal_of_another_api(client: HerokuClient, store: J
 
 
 def test_preflight_returns_the_facts(emulator: EmulatorProcess, client: HerokuClient) -> None:
-    facts = preflight(client, APP)
+    facts = preflight(client, APP, local=True)
     assert facts.app.name == APP
     assert facts.app.web_url == emulator.web_url(APP)
     assert facts.formation == BASE
@@ -275,11 +275,11 @@ def test_preflight_refuses_a_bad_token_and_an_unknown_app(
     emulator: EmulatorProcess, client: HerokuClient
 ) -> None:
     with HerokuClient(ApiToken("not-the-token"), emulator.api_url) as wrong, pytest.raises(AuthError) as info:
-        preflight(wrong, APP)
+        preflight(wrong, APP, local=True)
     assert info.value.status == 401
     assert "HEROKU_API_KEY" in str(info.value)
     with pytest.raises(NotFoundError):
-        preflight(client, "no-such-app")
+        preflight(client, "no-such-app", local=True)
 
 
 def test_preflight_refuses_maintenance_nothing_deployed_no_web_and_unreachable(
@@ -290,21 +290,21 @@ def test_preflight_refuses_maintenance_nothing_deployed_no_web_and_unreachable(
         api.patch(f"/apps/{APP}", json={"maintenance": True}).raise_for_status()
         try:
             with pytest.raises(GuardError, match="maintenance"):
-                preflight(client, APP)
+                preflight(client, APP, local=True)
         finally:
             api.patch(f"/apps/{APP}", json={"maintenance": False}).raise_for_status()
         empty = api.post("/apps", json={"name": f"empty-{uuid.uuid4().hex[:8]}"}).json()
         try:
             with pytest.raises(GuardError, match="nothing deployed"):
-                preflight(client, empty["name"])
+                preflight(client, empty["name"], local=True)
         finally:
             api.delete(f"/apps/{empty['id']}")
     with pytest.raises(GuardError, match="no `web` process type"):
-        preflight(client, WORKER_ONLY)
+        preflight(client, WORKER_ONLY, local=True)
     with pytest.raises(GuardError, match="unreachable"):
-        preflight(client, APP, target_url="http://127.0.0.1:9/", probe_timeout_s=2)
+        preflight(client, APP, local=True, target_url="http://127.0.0.1:9/", probe_timeout_s=2)
     with pytest.raises(GuardError, match="not the app's own URL"):
-        preflight(client, APP, target_url="https://example.com/")
+        preflight(client, APP, local=True, target_url="https://example.com/")
 
 
 def test_every_request_the_client_sent_matches_the_schema(

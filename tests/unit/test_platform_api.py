@@ -6,7 +6,7 @@ import importlib
 
 import harness.platform
 
-MODULES = ["auth", "formation", "guard", "heroku", "journal", "models"]
+MODULES = ["auth", "formation", "guard", "heroku", "journal", "models", "safe_scale", "signals", "target"]
 
 
 def test_package_exports() -> None:
@@ -18,14 +18,18 @@ def test_package_exports() -> None:
         "Interrupted",
         "Journal",
         "JournalStore",
+        "PlatformTarget",
         "PollPolicy",
         "PreflightFacts",
         "ProcessChange",
         "ProcessFormation",
         "RestoreResult",
         "RetryPolicy",
+        "SafeScale",
         "ScaleResult",
+        "SignalPolicy",
         "find_token",
+        "open_platform",
         "parse_scale_args",
         "preflight",
         "restore",

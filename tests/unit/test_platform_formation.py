@@ -1,18 +1,12 @@
-"""Pure parts of the formation lifecycle: the wait condition, changed types, polling, signals."""
+"""Pure parts of the formation lifecycle: the wait condition, changed types, polling."""
 
 from __future__ import annotations
 
-import os
-import signal
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from harness.platform.formation import (
     DynoBoot,
-    Interrupted,
     PollPolicy,
-    SignalGuard,
     _boot,
     changed_types,
     wait_progress,
@@ -100,19 +94,3 @@ def test_boot_time_from_platform_timestamps() -> None:
     assert _boot(old, requested).preexisting
     same_second = raw.model_copy(update={"created_at": requested})  # API time has whole seconds
     assert not _boot(same_second, requested + timedelta(seconds=0.4)).preexisting
-
-
-def test_first_signal_raises_and_later_ones_wait_for_the_restore() -> None:
-    previous = signal.getsignal(signal.SIGTERM)
-    guard = SignalGuard()
-    with guard, pytest.raises(Interrupted) as info:
-        os.kill(os.getpid(), signal.SIGTERM)
-        signal.sigtimedwait([], 0)  # give the handler a bytecode boundary to run at
-    assert info.value.signum == signal.SIGTERM
-    assert info.value.exit_code == 143
-    with SignalGuard() as deferred:
-        deferred.defer()
-        os.kill(os.getpid(), signal.SIGINT)  # recorded, not raised: the restore must finish
-        signal.sigtimedwait([], 0)
-    assert deferred.received == [signal.SIGINT]
-    assert signal.getsignal(signal.SIGTERM) == previous

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness.cli.app import cli
-from harness.cli.stress import describe_breaking_point, stress_scenario
+from harness.cli.scenario_output import describe_breaking_point
+from harness.cli.stress import stress_scenario
 from harness.config import Config, Level, parse_config
 from harness.errors import ConfigError
 from harness.measurements import BreakingPoint, LevelMode, Verdict

@@ -1,0 +1,161 @@
+"""The one safe-scale sequence of `harness run` and `harness scale`: every refusal, then the change.
+
+`SafeScale` runs everything that can refuse, in order, before anything
+changes. Offline first (`refuse_offline`, before a client or an emulator
+exists): the app is a named target and not protected, and no journal of an
+earlier run is left. Then read-only against the platform (`clear`):
+preflight (token, app, maintenance, release, process type, the app's URL
+answers), each target formation within the dyno and cost ceilings unless
+confirmed, and the offered load within Heroku's load-testing guideline. Only
+then does `session` journal and scale (`formation.FormationSession`), which
+restores on every exit path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from harness.config import FormationSpec, Guards
+from harness.platform.formation import FormationSession
+from harness.platform.guard import (
+    PreflightFacts,
+    check_app_allowed,
+    check_formation_limits,
+    check_offered_rate,
+    preflight,
+)
+from harness.platform.heroku import is_loopback_host
+from harness.platform.journal import Journal, JournalStore
+from harness.platform.models import Formation, ProcessChange, ProcessFormation, canonical_size, merge
+from harness.platform.signals import SignalPolicy
+from harness.platform.target import PlatformTarget
+
+__all__ = [
+    "Cleared",
+    "SafeScale",
+    "is_emulator_journal",
+    "spec_changes",
+    "target_formation",
+    "tested_process",
+]
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    """The default progress sink: say nothing."""
+
+
+def tested_process(spec: FormationSpec, process_type: str) -> ProcessFormation:
+    """The process type under test at the spec's quantity and (canonical) size."""
+    return ProcessFormation(type=process_type, quantity=spec.quantity, size=canonical_size(spec.size))
+
+
+def spec_changes(spec: FormationSpec, process_type: str) -> tuple[ProcessChange, ...]:
+    """A formation spec of scenarios.yaml as the change it asks for."""
+    process = tested_process(spec, process_type)
+    return (ProcessChange(type=process.type, quantity=process.quantity, size=process.size),)
+
+
+def target_formation(current: Formation, spec: FormationSpec, process_type: str) -> Formation:
+    """The formation under test: `process_type` at spec's quantity and size; other types unchanged."""
+    return merge(current, spec_changes(spec, process_type))
+
+
+@dataclass(frozen=True)
+class Cleared:
+    """What `SafeScale.clear` found: the preflight facts, each target formation and its USD/hour."""
+
+    facts: PreflightFacts
+    targets: tuple[Formation, ...]
+    costs_per_hour_usd: tuple[float, ...]
+
+
+def is_emulator_journal(journal: Journal) -> bool:
+    """A journal written against an emulator on this machine."""
+    return is_loopback_host(urlsplit(f"//{journal.api_host}").hostname)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SafeScale:
+    """The sequence for one app: `refuse_offline()`, then `clear(platform, changes)`, then `session()`.
+
+    `targets`: the apps named as targets; `protected`: apps never touched; `offered_rps`: the
+    highest arrival rates the test may offer (Heroku's guideline); `confirmed`: `--yes`."""
+
+    app: str
+    targets: Collection[str]
+    protected: Collection[str]
+    guards: Guards
+    confirmed: bool
+    store: JournalStore
+    process_type: str = "web"
+    offered_rps: Sequence[float] = ()
+    approval_ref: str | None = None
+    progress: Progress = _quiet
+
+    def refuse_offline(self, *, fresh_emulator: bool = False) -> None:
+        """What refuses before any platform call: not a target, protected, a journal left behind.
+
+        With `fresh_emulator` (harness is about to start its own emulator), a journal left by an
+        earlier emulator run is discarded: that emulator died with its dynos, nothing is scaled."""
+        check_app_allowed(self.app, targets=self.targets, protected=self.protected)
+        journal = self.store.read(self.app)
+        if journal is not None and fresh_emulator and is_emulator_journal(journal):
+            self.progress(
+                f"discarding the journal of a previous emulator run ({self.store.path_for(self.app)})"
+            )
+            self.store.delete(self.app)
+        self.store.ensure_absent(self.app)
+
+    def clear(self, platform: PlatformTarget, changes: Sequence[Sequence[ProcessChange]]) -> Cleared:
+        """The read-only platform checks: preflight, then each target within the ceilings and the
+        offered load within the guideline. Nothing has changed when this raises."""
+        facts = preflight(platform.client, self.app, local=platform.local, process_type=self.process_type)
+        formations = tuple(merge(facts.formation, change) for change in changes)
+        costs = tuple(self._check_formation(f, platform, facts.prices) for f in formations)
+        return Cleared(facts=facts, targets=formations, costs_per_hour_usd=costs)
+
+    def _check_formation(
+        self, formation: Formation, platform: PlatformTarget, prices: dict[str, float]
+    ) -> float:
+        cost = check_formation_limits(
+            formation,
+            max_dynos_per_type=self.guards.max_dynos_per_type,
+            max_cost_per_hour_usd=self.guards.max_cost_per_hour_usd,
+            prices=prices,
+            confirmed=self.confirmed,
+        )
+        for rate in self.offered_rps:
+            check_offered_rate(
+                rate,
+                emulator=platform.local,
+                approval_ref=self.approval_ref,
+                formation=formation,
+                process_type=self.process_type,
+            )
+        return cost
+
+    def session(
+        self,
+        platform: PlatformTarget,
+        target: Formation,
+        *,
+        timeout_s: float,
+        keep_scaled: bool = False,
+        signals: SignalPolicy | None = None,
+    ) -> FormationSession:
+        """The journaled change to a cleared target: enter it to scale and wait, leave it to restore
+        (on success too, unless `keep_scaled`: `harness scale` leaves that to `harness restore`)."""
+        return FormationSession(
+            platform.client,
+            self.app,
+            target,
+            store=self.store,
+            timeout_s=timeout_s,
+            restore_on_success=not keep_scaled,
+            signals=signals,
+            progress=self.progress,
+        )

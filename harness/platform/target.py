@@ -1,0 +1,146 @@
+"""Which platform a command talks to, and the client for it: the one place that decides "local".
+
+`harness run` either starts the bundled emulator (platform `emulator`, or `auto`
+with no Heroku API URL or token configured, as on a newcomer's laptop) or
+builds a client from the environment like the Heroku CLI does. Either way the
+rest of harness gets one `PlatformTarget`: the client, and whether the API is
+on this machine. Local means loopback load targets are allowed and Heroku's
+load-testing guideline does not apply; nothing else may ask `if local:`.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.config import Config, Platform
+from harness.errors import AuthError
+from harness.platform.auth import ApiToken, TokenSource, find_token
+from harness.platform.heroku import HerokuClient
+
+if TYPE_CHECKING:
+    from harness.emulator.process import EmulatorProcess
+
+__all__ = [
+    "DEMO_APP_DIR",
+    "PlatformKind",
+    "PlatformTarget",
+    "env_platform",
+    "open_platform",
+    "uses_emulator",
+]
+
+DEMO_APP_DIR = Path(__file__).resolve().parents[1] / "emulator" / "demo_app"
+
+
+class PlatformKind(enum.StrEnum):
+    """What answers the Platform API, as run.json records it."""
+
+    HEROKU = "heroku"  # api.heroku.com, or any HEROKU_API_URL that is not on this machine
+    EMULATOR = "emulator"  # a local emulator: started here, or one on loopback that HEROKU_API_URL names
+
+
+@dataclass(frozen=True)
+class PlatformTarget:
+    """The client for the platform under test, and what harness may assume about it."""
+
+    client: HerokuClient
+    local: bool  # the API is on this machine (loopback): loopback load targets are allowed
+    emulator: EmulatorProcess | None = None  # the emulator harness started (and stops) for this command
+
+    @property
+    def started_here(self) -> bool:
+        """Whether harness started this emulator: a journal of an earlier one died with its dynos."""
+        return self.emulator is not None
+
+    @property
+    def kind(self) -> PlatformKind:
+        """Emulator or Heroku, for the run record."""
+        return PlatformKind.EMULATOR if self.local else PlatformKind.HEROKU
+
+    @property
+    def description(self) -> str:
+        """'the local emulator' or 'Heroku', for plans and messages."""
+        return describe_platform(emulator=self.local)
+
+
+def describe_platform(*, emulator: bool) -> str:
+    """'the local emulator' or 'Heroku'."""
+    return "the local emulator" if emulator else "Heroku"
+
+
+def uses_emulator(config: Config, environ: Mapping[str, str] | None = None) -> bool:
+    """AUTO means the emulator when no Heroku API URL or token is configured, as a newcomer's laptop."""
+    if config.target.platform is not Platform.AUTO:
+        return config.target.platform is Platform.EMULATOR
+    env = os.environ if environ is None else environ
+    if env.get("HEROKU_API_URL"):
+        return False
+    try:
+        find_token(dict(env))
+    except AuthError:
+        return True
+    return False
+
+
+def env_platform(environ: Mapping[str, str] | None = None) -> PlatformTarget:
+    """The platform the environment names (`HEROKU_API_URL`, `HEROKU_API_KEY` or netrc), like the
+    Heroku CLI; the caller closes `target.client`."""
+    client = HerokuClient.from_env(environ)
+    return PlatformTarget(client=client, local=client.is_loopback)
+
+
+def _quiet(_: str) -> None:
+    """The default progress sink: say nothing."""
+
+
+@contextmanager
+def open_platform(config: Config, *, progress: Callable[[str], None] = _quiet) -> Iterator[PlatformTarget]:
+    """The target's platform for the length of a command: a local emulator started (and always
+    stopped) here, or the environment's Heroku client (always closed)."""
+    if not uses_emulator(config):
+        target = env_platform()
+        try:
+            yield target
+        finally:
+            target.client.close()
+        return
+    with _started_emulator(config, progress) as target:
+        yield target
+
+
+@contextmanager
+def _started_emulator(config: Config, progress: Callable[[str], None]) -> Iterator[PlatformTarget]:
+    """Start the emulator with the target app (default: the demo app) and its config vars."""
+    from harness.emulator.process import EmulatorProcess  # a subprocess of its own: never gevent-patched
+
+    app = config.target.app
+    app_dir = config.target.emulator.app_dir or DEMO_APP_DIR
+    progress(f"starting the local emulator with {app_dir.name} as {app}")
+    token = secrets.token_urlsafe(24)
+    emulator = EmulatorProcess.start(
+        apps={app: app_dir}, token=token, boot_timeout_s=config.target.emulator.boot_timeout_s
+    )
+    try:
+        client = HerokuClient(ApiToken(token, TokenSource.ARGUMENT), emulator.api_url)
+        try:
+            if config.target.emulator.config_vars:
+                client.request(
+                    "PATCH",
+                    f"/apps/{app}/config-vars",
+                    body=dict(config.target.emulator.config_vars),
+                    idempotent=True,
+                    app=app,
+                )
+            yield PlatformTarget(client=client, local=True, emulator=emulator)
+        finally:
+            client.close()
+    finally:
+        emulator.stop()
+        progress("emulator stopped")
