@@ -35,6 +35,7 @@ from pathlib import Path
 
 __all__ = [
     "EXIT_CONFIG",
+    "EXIT_INCONCLUSIVE",
     "EXIT_OK",
     "EXIT_PLATFORM",
     "EXIT_RESTORE",
@@ -62,6 +63,7 @@ EXIT_SLO_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_PLATFORM = 3
 EXIT_RESTORE = 4
+EXIT_INCONCLUSIVE = 5  # a comparison could not decide (too few repeats, too noisy)
 
 
 class HarnessError(Exception):

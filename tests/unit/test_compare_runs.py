@@ -1,0 +1,88 @@
+"""`harness compare` over run directories: sides by release or series, the gate, the outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.capacity.compare import Outcome
+from harness.capacity.verdict import judge_run
+from harness.cli.app import cli
+from harness.comparison import GateOutcome, compare_sides, resolve_side
+from harness.results import RunStore
+from tests.unit.results_synthetic import AppModel, synthetic_load, synthetic_meta, synthetic_stress
+
+
+def _series(store: RunStore, release: int, capacity: float, repeats: int, *, series: str) -> None:
+    for repeat in range(1, repeats + 1):
+        meta = synthetic_meta(release=release).model_copy(
+            update={"series_id": series, "repeat": repeat, "repeats": repeats}
+        )
+        writer = store.create("harness-demo", meta)
+        model = AppModel(capacity_rps=capacity, seed=repeat + 10 * release)
+        writer.add_scenario(synthetic_load(model))
+        writer.add_scenario(synthetic_stress(model))
+        writer.finish(judge=judge_run)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> RunStore:
+    store = RunStore(tmp_path / "reports")
+    _series(store, 51, 160.0, 4, series="s51")
+    _series(store, 52, 120.0, 4, series="s52")
+    _series(store, 53, 120.0, 2, series="s53")
+    return store
+
+
+def test_a_slower_release_is_regressed_on_the_breaking_point(store: RunStore) -> None:
+    base = resolve_side("v51", store, app="harness-demo")
+    new = resolve_side("s52", store)
+    assert (len(base.runs), len(new.runs)) == (4, 4)
+    result = compare_sides(base, new)
+    point = next(m for m in result.metrics if m.metric == "breaking point")
+    assert point.gate and point.outcome is Outcome.REGRESSED
+    assert point.change is not None and point.change.ratio < -0.15
+    assert result.outcome is GateOutcome.REGRESSED
+    assert result.sentence.startswith("v52 breaks at") and "below v51: regressed" in result.sentence
+
+
+def test_a_run_directory_brings_its_whole_series(store: RunStore) -> None:
+    one = store.history(app="harness-demo")[0]
+    side = resolve_side(one.path, store)
+    assert len(side.runs) == (2 if one.release == 53 else 4)
+
+
+def test_two_repeats_a_side_withhold_the_verdict_and_exit_5(store: RunStore, tmp_path: Path) -> None:
+    args = ["compare", "--app", "harness-demo", "--release", "v51", "--release", "v53"]
+    result = CliRunner().invoke(cli, [*args, "--reports-dir", str(store.reports_dir)])
+    assert result.exit_code == 5, result.output
+    assert "no verdict with 4 + 2 repeats" in result.output and "at least 4" in result.output
+    failing = CliRunner().invoke(
+        cli, [*args, "--reports-dir", str(store.reports_dir), "--inconclusive", "fail"]
+    )
+    assert failing.exit_code == 1
+
+
+def test_the_cli_prints_a_table_and_writes_html_json_and_junit(store: RunStore, tmp_path: Path) -> None:
+    html, junit = tmp_path / "compare.html", tmp_path / "compare.xml"
+    args = ["compare", "v51", "v52", "--app", "harness-demo", "--reports-dir", str(store.reports_dir)]
+    table = CliRunner().invoke(cli, [*args, "--html", str(html), "--junit", str(junit)])
+    assert table.exit_code == 1, table.output
+    assert "breaking point (req/s)" in table.output and "regressed [gate]" in table.output
+    page = html.read_text()
+    assert (
+        "v52 breaks at" in page and page.count("<svg") >= 3 and "http" not in page.replace("http-equiv", "")
+    )
+    assert '<failure message="breaking point: regressed' in junit.read_text()
+    as_json = CliRunner().invoke(cli, [*args, "--format", "json"])
+    data = json.loads(as_json.output)
+    assert data["outcome"] == "regressed" and data["base"]["label"] == "v51"
+
+
+def test_an_unknown_side_names_what_to_give(store: RunStore) -> None:
+    result = CliRunner().invoke(cli, ["compare", "v9", "v52", "--reports-dir", str(store.reports_dir)])
+    assert result.exit_code == 2
+    assert "no run matches 'v9'" in result.output and "harness history" in result.output
