@@ -281,6 +281,7 @@ class Config(_Model):
     locustfiles: dict[str, LocustfileSpec] = Field(min_length=1)
     expected_peak: Level
     required_headroom: float = Field(default=1.0, ge=1.0)  # breaking point ≥ expected peak × this
+    repeat: int = Field(default=1, ge=1, le=50)  # independent repeats of the scenarios per formation
     scenarios: list[Scenario] = Field(min_length=1)
     reports_dir: Path = Path("reports")
     source: Path | None = Field(default=None, exclude=True)  # the file this came from

@@ -23,29 +23,27 @@ against the local emulator, which the pipeline starts and stops itself.
 from __future__ import annotations
 
 import enum
+import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.capacity.dry_run import PlannedFormation, TestPlan
-from harness.capacity.dry_run import plan_run as plan_scenarios
 from harness.capacity.verdict import judge_run
-from harness.config import Config, Scenario
+from harness.config import Config
 from harness.engine import run_scenario
 from harness.errors import EXIT_OK, EXIT_SLO_FAILED, ConfigError, HarnessError
 from harness.load.warmup import warm_up
-from harness.measurements import LevelMode, ScenarioKind, ScenarioResult
+from harness.measurements import ScenarioKind, ScenarioResult
 from harness.platform import safe_scale
 from harness.platform.guard import PreflightFacts
-from harness.platform.journal import JournalStore
 from harness.platform.models import Formation
 from harness.platform.signals import REPEAT_NOTE_WITH_REPORT, Interrupted, Reaction, SignalPolicy
-from harness.platform.target import PlatformTarget, describe_platform, open_platform, uses_emulator
+from harness.platform.target import PlatformTarget, open_platform, uses_emulator
 from harness.report import render_report
-from harness.results.model import RunStatus
+from harness.results.model import RunMeta, RunStatus
 from harness.results.store import RunStore, RunWriter
+from harness.run_plan import RunOptions, plan_run, repeats_of, safe_scale_for, selected_scenarios
 from harness.run_record import dyno_groups, run_meta, scale_up
 
 __all__ = [
@@ -84,19 +82,6 @@ _REACTIONS = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
-class RunOptions:
-    """What `harness run` was asked for (CLI flags over scenarios.yaml)."""
-
-    scenario_names: tuple[str, ...] = ()  # empty: every scenario in the file
-    app: str | None = None
-    dry_run: bool = False
-    confirm: bool = False  # --yes: allow going over the guards' ceilings
-    quiet: bool = False
-    workers: int | None = None
-    expect_workers: int | None = None
-
-
 @dataclass
 class PipelineResult:
     """How the run ended: the exit code (see README), the run directories and reports it wrote."""
@@ -130,61 +115,6 @@ class _Silent:
 
     def scenario_done(self, result: ScenarioResult) -> None:
         """Say nothing."""
-
-
-def selected_scenarios(config: Config, names: tuple[str, ...]) -> list[Scenario]:
-    """The scenarios to run: named ones in the given order, else all; stress last (it breaks the app)."""
-    chosen = [config.scenario(n) for n in names] if names else list(config.scenarios)
-    stress = [s for s in chosen if s.kind == ScenarioKind.STRESS]
-    return [s for s in chosen if s.kind != ScenarioKind.STRESS] + stress
-
-
-def offered_rates(config: Config, scenarios: list[Scenario]) -> list[float]:
-    """The highest arrival rate each scenario may offer (users mode has no fixed rate)."""
-    rates: list[float] = []
-    for s in scenarios:
-        levels = [getattr(s, name, None) for name in ("level", "max", "spike", "base")]
-        rates += [lvl.value for lvl in levels if lvl is not None and lvl.mode is LevelMode.ARRIVAL_RATE]
-    if config.expected_peak.mode is LevelMode.ARRIVAL_RATE:
-        rates.append(config.expected_peak.value)
-    return rates
-
-
-def safe_scale_for(
-    config: Config, options: RunOptions, *, progress: Callable[[str], None]
-) -> safe_scale.SafeScale:
-    """The safety sequence of this run: its targets, guards and the load it may offer."""
-    target = config.target
-    return safe_scale.SafeScale(
-        app=options.app or target.app,
-        targets={target.app, *(x for x in [options.app] if x)},
-        protected=target.protected_apps,
-        guards=config.guards,
-        confirmed=options.confirm,
-        store=JournalStore(),
-        process_type=target.process_type,
-        offered_rps=offered_rates(config, selected_scenarios(config, options.scenario_names)),
-        approval_ref=target.approval_ref,
-        progress=progress,
-    )
-
-
-def plan_run(config: Config, options: RunOptions, *, emulator: bool, prices: dict[str, float]) -> TestPlan:
-    """The dry-run plan: formations, scenarios and their steps, duration and cost estimates."""
-    formations = []
-    for spec in config.target.formations:
-        process = safe_scale.tested_process(spec, config.target.process_type)
-        price = prices.get(process.size.casefold())
-        formations.append(
-            PlannedFormation(process.describe(), None if price is None else price * spec.quantity)
-        )
-    return plan_scenarios(
-        selected_scenarios(config, options.scenario_names),
-        expected=config.expected_peak,
-        app=options.app or config.target.app,
-        platform=describe_platform(emulator=emulator),
-        formations=formations,
-    )
 
 
 class Pipeline:
@@ -231,12 +161,17 @@ class Pipeline:
         return workers + expect
 
     def test_formation(self, facts: PreflightFacts, target: Formation) -> None:
-        """Scale to one formation, run the scenarios, restore, then write the report."""
+        """Scale to one formation, run the scenarios (each repeat in its own run directory), restore,
+        then write the reports."""
+        repeats = repeats_of(self.config, self.options)
         meta = run_meta(self.config, self.platform, facts, workers=self._workers())
-        run = RunStore(self.config.reports_dir).create(self.app, meta)
-        self.result.run_dirs.append(run.path)
-        self.events.info(f"run directory {run.path}")
-        status, failure, started = RunStatus.COMPLETE, None, time.monotonic()
+        if repeats > 1:
+            meta = meta.model_copy(
+                update={"series_id": secrets.token_hex(6), "repeat": 1, "repeats": repeats}
+            )
+        run = self._open(meta)
+        runs = {run: RunStatus.COMPLETE}
+        failure, started = None, time.monotonic()
         try:
             self.enter(Phase.SNAPSHOT, run, facts.formation.describe())
             scaling = self.safety.session(
@@ -247,11 +182,19 @@ class Pipeline:
             try:
                 with scaling:
                     assert scaling.result is not None
-                    scaled = scaling.result
-                    run.update(formation_tested=dyno_groups(target, facts.prices), scale_up=scale_up(scaled))
-                    run.event("scale_up", latency_s=scaled.scale_up_latency_s)
-                    self.events.info(f"all dynos up in {scaled.scale_up_latency_s:.1f} s")
-                    status = self.run_scenarios(run, facts.app.web_url or "")
+                    groups, latency = dyno_groups(target, facts.prices), scale_up(scaling.result)
+                    tested: dict[str, Any] = {"formation_tested": groups, "scale_up": latency}
+                    run.update(**tested)
+                    run.event("scale_up", latency_s=scaling.result.scale_up_latency_s)
+                    self.events.info(f"all dynos up in {scaling.result.scale_up_latency_s:.1f} s")
+                    runs[run] = self.run_scenarios(run, facts.app.web_url or "")
+                    for repeat in range(2, repeats + 1):
+                        if self.signals.stop_requested:
+                            break
+                        again = self._open(meta.model_copy(update={"repeat": repeat, **tested}))
+                        runs[again] = RunStatus.INCOMPLETE
+                        self.events.info(f"repeat {repeat} of {repeats}")
+                        runs[again] = self.run_scenarios(again, facts.app.web_url or "")
             finally:
                 # The session has restored by now (or raised RestoreError, which propagates).
                 self.signals.finish()
@@ -260,14 +203,23 @@ class Pipeline:
                 if restored is not None and restored.formation is not None:
                     self.events.phase(Phase.RESTORE, restored.formation.describe())
         except Interrupted:
-            status, failure = RunStatus.INCOMPLETE, "interrupted"
+            runs = {r: RunStatus.INCOMPLETE for r in runs}
+            failure = "interrupted"
             self.result.interrupted = True
             raise
         except HarnessError as exc:
-            status, failure = RunStatus.FAILED, str(exc)
+            runs = {r: RunStatus.FAILED if s == RunStatus.COMPLETE else s for r, s in runs.items()}
+            failure = str(exc)
             raise
         finally:
-            self._finish(run, status, failure, time.monotonic() - started)
+            for each, status in runs.items():
+                self._finish(each, status, failure, time.monotonic() - started)
+
+    def _open(self, meta: RunMeta) -> RunWriter:
+        run = RunStore(self.config.reports_dir).create(self.app, meta)
+        self.result.run_dirs.append(run.path)
+        self.events.info(f"run directory {run.path}")
+        return run
 
     def run_scenarios(self, run: RunWriter, url: str) -> RunStatus:
         """Warm-up, then every selected scenario; an interrupt stops after the running one."""

@@ -74,6 +74,7 @@ class TestPlan:
     load_s: float
     cost_per_hour_usd: list[float | None]
     estimated_cost_usd: float | None
+    repeats: int = 1
 
     def as_json(self) -> dict[str, Any]:
         """The plan for machines (`harness run --dry-run --json`)."""
@@ -84,6 +85,7 @@ class TestPlan:
             "cost_per_hour_usd": self.cost_per_hour_usd,
             "scenarios": [vars(s) for s in self.scenarios],
             "load_s": self.load_s,
+            "repeats": self.repeats,
             "estimated_cost_usd": self.estimated_cost_usd,
         }
 
@@ -172,10 +174,12 @@ def plan_run(
     app: str,
     platform: str,
     formations: Sequence[PlannedFormation],
+    repeats: int = 1,
 ) -> TestPlan:
-    """The dry-run plan: every formation runs every scenario; cost = USD/hour × (load + scale) time."""
+    """The dry-run plan: every formation runs every scenario `repeats` times; cost = USD/hour ×
+    (load + scale) time."""
     planned = [plan_scenario(s, expected) for s in scenarios]
-    load_s = sum(p.estimate_s for p in planned)
+    load_s = repeats * sum(p.estimate_s for p in planned)
     costs = [f.cost_per_hour_usd for f in formations]
     total = None
     if all(c is not None for c in costs):
@@ -188,4 +192,5 @@ def plan_run(
         load_s=load_s,
         cost_per_hour_usd=costs,
         estimated_cost_usd=total,
+        repeats=repeats,
     )

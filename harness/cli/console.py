@@ -60,7 +60,8 @@ def plan_lines(plan: TestPlan) -> list[str]:
         note = f", {s.estimate_note}" if s.estimate_note else ""
         out.append(f"  {s.kind:<6} {s.name}: {s.levels}; ~{s.estimate_s:.0f} s{note}")
     minutes = plan.load_s / 60
-    out.append(f"  load time ≈ {minutes:.1f} min per formation (plus scale-up and restore)")
+    repeats = f" ({plan.repeats} repeats)" if plan.repeats > 1 else ""
+    out.append(f"  load time ≈ {minutes:.1f} min per formation{repeats} (plus scale-up and restore)")
     if plan.estimated_cost_usd is not None:
         out.append(f"  estimated dyno cost ≈ ${plan.estimated_cost_usd:.2f}")
     return out

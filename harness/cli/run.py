@@ -29,6 +29,12 @@ __all__ = ["run_command"]
 @click.option(
     "--expect-workers", type=click.IntRange(min=0), default=None, help="Remote Locust workers to wait for."
 )
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 50),
+    default=None,
+    help="Measure the scenarios N times per formation, each in its own run directory (for `compare`).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Only the verdict and the report path.")
 @click.option("--json", "as_json", is_flag=True, help="Print the machine summary as JSON on stdout.")
 def run_command(
@@ -39,6 +45,7 @@ def run_command(
     confirm: bool,
     workers: int | None,
     expect_workers: int | None,
+    repeat: int | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -58,6 +65,7 @@ def run_command(
         quiet=quiet or as_json,
         workers=workers,
         expect_workers=expect_workers,
+        repeat=repeat,
     )
     if dry_run:
         plan = plan_run(config, options, emulator=uses_emulator(config), prices=price_table())

@@ -239,3 +239,32 @@ def test_second_interrupt_skips_the_report_but_still_restores(
     restore = next(e for e in events(run_dir) if e["event"] == "restore")
     assert restore["restored"] is True
     assert run.survivors() == []
+
+
+def test_repeats_share_one_scale_up_and_a_series(tmp_path: Path, harness_runs: list[HarnessProcess]) -> None:
+    scenarios = write_profile(tmp_path, hold_s=2)
+    args = ["run", "peak", "--repeat", "2", "--scenarios", str(scenarios)]
+    run = HarnessProcess(args, cwd=tmp_path, env=harness_env(tmp_path))
+    harness_runs.append(run)
+    code = run.wait(timeout_s=300)
+    assert code in (0, 1), run.output
+    records = [json.loads((d / "run.json").read_text()) for d in run_dirs(tmp_path)]
+    assert sorted(r["repeat"] for r in records) == [1, 2]
+    assert len({r["series_id"] for r in records}) == 1 and records[0]["repeats"] == 2
+    assert all(r["status"] == "complete" and r["scenarios"][0]["judged"] for r in records)
+    assert sum(e["event"] == "scale_requested" for r in run_dirs(tmp_path) for e in events(r)) == 1
+    compare = HarnessProcess(
+        [
+            "compare",
+            str(run_dirs(tmp_path)[0]),
+            records[1]["series_id"],
+            "--reports-dir",
+            str(tmp_path / "reports"),
+        ],
+        cwd=tmp_path,
+        env=harness_env(tmp_path),
+    )
+    harness_runs.append(compare)
+    assert compare.wait(timeout_s=60) == 5, compare.output  # 2 + 2 repeats: no verdict
+    assert "no verdict with 2 + 2 repeats" in compare.output
+    assert run.survivors() == []

@@ -1,0 +1,95 @@
+"""What `harness run` will do, decided before anything starts: options, scenarios, safety, dry-run plan.
+
+Apart from `pipeline.py` (which only orchestrates) so that the dry run and the
+CLI read the same decisions the pipeline acts on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.capacity.dry_run import PlannedFormation, TestPlan
+from harness.capacity.dry_run import plan_run as plan_scenarios
+from harness.config import Config, Scenario
+from harness.measurements import LevelMode, ScenarioKind
+from harness.platform import safe_scale
+from harness.platform.journal import JournalStore
+from harness.platform.target import describe_platform
+
+__all__ = ["RunOptions", "offered_rates", "plan_run", "repeats_of", "safe_scale_for", "selected_scenarios"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """What `harness run` was asked for (CLI flags over scenarios.yaml)."""
+
+    scenario_names: tuple[str, ...] = ()  # empty: every scenario in the file
+    app: str | None = None
+    dry_run: bool = False
+    confirm: bool = False  # --yes: allow going over the guards' ceilings
+    quiet: bool = False
+    workers: int | None = None
+    expect_workers: int | None = None
+    repeat: int | None = None  # --repeat N: measure every scenario N times (None: scenarios.yaml's repeat)
+
+
+def selected_scenarios(config: Config, names: tuple[str, ...]) -> list[Scenario]:
+    """The scenarios to run: named ones in the given order, else all; stress last (it breaks the app)."""
+    chosen = [config.scenario(n) for n in names] if names else list(config.scenarios)
+    stress = [s for s in chosen if s.kind == ScenarioKind.STRESS]
+    return [s for s in chosen if s.kind != ScenarioKind.STRESS] + stress
+
+
+def offered_rates(config: Config, scenarios: list[Scenario]) -> list[float]:
+    """The highest arrival rate each scenario may offer (users mode has no fixed rate)."""
+    rates: list[float] = []
+    for s in scenarios:
+        levels = [getattr(s, name, None) for name in ("level", "max", "spike", "base")]
+        rates += [lvl.value for lvl in levels if lvl is not None and lvl.mode is LevelMode.ARRIVAL_RATE]
+    if config.expected_peak.mode is LevelMode.ARRIVAL_RATE:
+        rates.append(config.expected_peak.value)
+    return rates
+
+
+def safe_scale_for(
+    config: Config, options: RunOptions, *, progress: Callable[[str], None]
+) -> safe_scale.SafeScale:
+    """The safety sequence of this run: its targets, guards and the load it may offer."""
+    target = config.target
+    return safe_scale.SafeScale(
+        app=options.app or target.app,
+        targets={target.app, *(x for x in [options.app] if x)},
+        protected=target.protected_apps,
+        guards=config.guards,
+        confirmed=options.confirm,
+        store=JournalStore(),
+        process_type=target.process_type,
+        offered_rps=offered_rates(config, selected_scenarios(config, options.scenario_names)),
+        approval_ref=target.approval_ref,
+        progress=progress,
+    )
+
+
+def plan_run(config: Config, options: RunOptions, *, emulator: bool, prices: dict[str, float]) -> TestPlan:
+    """The dry-run plan: formations, scenarios and their steps, duration and cost estimates."""
+    formations = []
+    for spec in config.target.formations:
+        process = safe_scale.tested_process(spec, config.target.process_type)
+        price = prices.get(process.size.casefold())
+        formations.append(
+            PlannedFormation(process.describe(), None if price is None else price * spec.quantity)
+        )
+    return plan_scenarios(
+        selected_scenarios(config, options.scenario_names),
+        expected=config.expected_peak,
+        app=options.app or config.target.app,
+        platform=describe_platform(emulator=emulator),
+        formations=formations,
+        repeats=repeats_of(config, options),
+    )
+
+
+def repeats_of(config: Config, options: RunOptions) -> int:
+    """How many independent repeats of the scenarios each formation gets (--repeat over `repeat:`)."""
+    return options.repeat if options.repeat is not None else config.repeat
