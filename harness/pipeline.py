@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 import secrets
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,12 +39,13 @@ from harness.measurements import ScenarioKind, ScenarioResult
 from harness.platform import safe_scale
 from harness.platform.guard import PreflightFacts
 from harness.platform.models import Formation
+from harness.platform.release_switch import ReleaseSwitch
 from harness.platform.signals import REPEAT_NOTE_WITH_REPORT, Interrupted, Reaction, SignalPolicy
 from harness.platform.target import PlatformTarget, open_platform, uses_emulator
 from harness.report import render_report
 from harness.results.model import RunMeta, RunStatus
 from harness.results.store import RunStore, RunWriter
-from harness.run_plan import RunOptions, plan_run, repeats_of, safe_scale_for, selected_scenarios
+from harness.run_plan import RunOptions, ab_order, plan_run, repeats_of, safe_scale_for, selected_scenarios
 from harness.run_record import dyno_groups, run_meta, scale_up
 
 __all__ = [
@@ -163,13 +165,9 @@ class Pipeline:
     def test_formation(self, facts: PreflightFacts, target: Formation) -> None:
         """Scale to one formation, run the scenarios (each repeat in its own run directory), restore,
         then write the reports."""
-        repeats = repeats_of(self.config, self.options)
         meta = run_meta(self.config, self.platform, facts, workers=self._workers())
-        if repeats > 1:
-            meta = meta.model_copy(
-                update={"series_id": secrets.token_hex(6), "repeat": 1, "repeats": repeats}
-            )
-        run = self._open(meta)
+        legs = self._legs(meta)
+        run = self._open(legs[0][0])
         runs = {run: RunStatus.COMPLETE}
         failure, started = None, time.monotonic()
         try:
@@ -180,21 +178,23 @@ class Pipeline:
             self.enter(Phase.SCALE, run, target.describe())
             run.event("scale_requested", formation=target.as_dict())
             try:
-                with scaling:
+                with scaling, self._release_switch() as switch:
                     assert scaling.result is not None
                     groups, latency = dyno_groups(target, facts.prices), scale_up(scaling.result)
                     tested: dict[str, Any] = {"formation_tested": groups, "scale_up": latency}
                     run.update(**tested)
                     run.event("scale_up", latency_s=scaling.result.scale_up_latency_s)
                     self.events.info(f"all dynos up in {scaling.result.scale_up_latency_s:.1f} s")
-                    runs[run] = self.run_scenarios(run, facts.app.web_url or "")
-                    for repeat in range(2, repeats + 1):
-                        if self.signals.stop_requested:
+                    for n, (leg_meta, version) in enumerate(legs):
+                        if n and self.signals.stop_requested:
                             break
-                        again = self._open(meta.model_copy(update={"repeat": repeat, **tested}))
-                        runs[again] = RunStatus.INCOMPLETE
-                        self.events.info(f"repeat {repeat} of {repeats}")
-                        runs[again] = self.run_scenarios(again, facts.app.web_url or "")
+                        leg = run if n == 0 else self._open(leg_meta.model_copy(update=tested))
+                        runs[leg] = RunStatus.INCOMPLETE
+                        if switch is not None and version is not None:
+                            leg.event("release_switch", release=switch.switch_to(version).version)
+                        if len(legs) > 1:
+                            self.events.info(f"repeat {n + 1} of {len(legs)}: {leg_meta.label or ''}")
+                        runs[leg] = self.run_scenarios(leg, facts.app.web_url or "")
             finally:
                 # The session has restored by now (or raised RestoreError, which propagates).
                 self.signals.finish()
@@ -214,6 +214,31 @@ class Pipeline:
         finally:
             for each, status in runs.items():
                 self._finish(each, status, failure, time.monotonic() - started)
+
+    def _legs(self, meta: RunMeta) -> list[tuple[RunMeta, int | None]]:
+        """Each run directory to make on this formation, with the release to switch to first."""
+        repeats, series = repeats_of(self.config, self.options), secrets.token_hex(6)
+        if self.options.ab is None:
+            if repeats == 1:
+                return [(meta, None)]
+            update = {"series_id": series, "repeats": repeats}
+            return [(meta.model_copy(update={**update, "repeat": n}), None) for n in range(1, repeats + 1)]
+        legs: list[tuple[RunMeta, int | None]] = []
+        seen = [0, 0]
+        for side in ab_order(repeats):
+            version = self.options.ab[side]
+            seen[side] += 1
+            release = meta.release.model_copy(update={"version": version, "description": f"A/B: v{version}"})
+            update = {"series_id": f"{series}-{'ab'[side]}", "repeat": seen[side], "repeats": repeats}
+            legs.append(
+                (meta.model_copy(update={**update, "label": f"v{version}", "release": release}), version)
+            )
+        return legs
+
+    def _release_switch(self) -> AbstractContextManager[ReleaseSwitch | None]:
+        if self.options.ab is None:
+            return nullcontext()
+        return ReleaseSwitch(self.platform.client, self.app, progress=self.events.info)
 
     def _open(self, meta: RunMeta) -> RunWriter:
         run = RunStore(self.config.reports_dir).create(self.app, meta)

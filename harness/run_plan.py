@@ -17,7 +17,15 @@ from harness.platform import safe_scale
 from harness.platform.journal import JournalStore
 from harness.platform.target import describe_platform
 
-__all__ = ["RunOptions", "offered_rates", "plan_run", "repeats_of", "safe_scale_for", "selected_scenarios"]
+__all__ = [
+    "RunOptions",
+    "ab_order",
+    "offered_rates",
+    "plan_run",
+    "repeats_of",
+    "safe_scale_for",
+    "selected_scenarios",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +40,7 @@ class RunOptions:
     workers: int | None = None
     expect_workers: int | None = None
     repeat: int | None = None  # --repeat N: measure every scenario N times (None: scenarios.yaml's repeat)
+    ab: tuple[int, int] | None = None  # `harness ab`: base and new release versions, run in ABBA order
 
 
 def selected_scenarios(config: Config, names: tuple[str, ...]) -> list[Scenario]:
@@ -93,3 +102,8 @@ def plan_run(config: Config, options: RunOptions, *, emulator: bool, prices: dic
 def repeats_of(config: Config, options: RunOptions) -> int:
     """How many independent repeats of the scenarios each formation gets (--repeat over `repeat:`)."""
     return options.repeat if options.repeat is not None else config.repeat
+
+
+def ab_order(repeats: int) -> list[int]:
+    """Which side each leg of an A/B test runs (0 base, 1 new): ABBA ABBA …, so drift cancels."""
+    return [side if r % 2 == 0 else 1 - side for r in range(repeats) for side in (0, 1)]

@@ -87,6 +87,7 @@ def cli() -> None:
 # Command name → "module:attribute". Imported only when the command runs (or for --help), so that
 # `harness restore` does not pay for pandas, matplotlib and Locust at start-up.
 LAZY_COMMANDS: dict[str, str] = {
+    "ab": "harness.cli.ab:ab_command",
     "compare": "harness.cli.compare:compare_command",
     "emulator": "harness.emulator.cli:emulator",
     "scale": "harness.cli.platform:scale_command",

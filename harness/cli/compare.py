@@ -13,7 +13,7 @@ from harness.errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_SLO_FAILED, ConfigEr
 from harness.measurements import format_number
 from harness.results.store import DEFAULT_REPORTS_DIR, RunStore
 
-__all__ = ["compare_command", "render_table"]
+__all__ = ["compare_command", "exit_code_for", "render_table"]
 
 _GATE_EXIT = {GateOutcome.PASS: EXIT_OK, GateOutcome.REGRESSED: EXIT_SLO_FAILED}
 
@@ -102,7 +102,7 @@ def compare_command(
 
         with open(junit_path, "w", encoding="utf-8") as f:
             f.write(comparison_junit(result))
-    ctx.exit(_exit_code(result.outcome, inconclusive))
+    ctx.exit(exit_code_for(result.outcome, inconclusive))
 
 
 def _specs(base: str | None, new: str | None, releases: tuple[str, ...]) -> tuple[str, str]:
@@ -116,7 +116,8 @@ def _specs(base: str | None, new: str | None, releases: tuple[str, ...]) -> tupl
     )
 
 
-def _exit_code(outcome: GateOutcome, inconclusive: str) -> int:
+def exit_code_for(outcome: GateOutcome, inconclusive: str) -> int:
+    """The gate's exit code: 0 pass, 1 regressed, and for inconclusive 5 (or 1/0 as asked)."""
     if outcome is GateOutcome.INCONCLUSIVE:
         return {"code": EXIT_INCONCLUSIVE, "fail": EXIT_SLO_FAILED, "pass": EXIT_OK}[inconclusive]
     return _GATE_EXIT[outcome]

@@ -24,6 +24,7 @@ from harness.platform.formation import ScaleResult, restore
 from harness.platform.heroku import HerokuClient
 from harness.platform.journal import Journal, JournalStore
 from harness.platform.models import Dyno, Formation, Release, parse_scale_args
+from harness.platform.release_switch import ReleaseJournalStore, restore_release
 from harness.platform.signals import Interrupted
 from harness.platform.target import PlatformTarget, env_platform
 
@@ -177,13 +178,17 @@ def restore_command(
     nothing to do. If it cannot finish, the journal is kept, the `heroku ps:scale` /
     `heroku ps:type` commands that would finish the job are printed, and it exits 4."""
     store = _store(state_dir)
+    releases = ReleaseJournalStore(store.state_dir)
     apps = [app] if app else store.apps()
-    if not apps:
+    release_apps = [app] if app else releases.apps()
+    if not apps and not release_apps:
         click.echo(json.dumps([]) if as_json else "nothing to restore: no journal found")
         return
     client = _client(ctx)
     outcomes: list[dict[str, Any]] = []
     failure: RestoreError | None = None
+    for name in release_apps:
+        outcomes += _restore_release(client, releases, name, quiet=as_json)
     for name in apps:
         try:
             done = restore(client, name, store, budget_s=budget_s, progress=_say)
@@ -200,6 +205,22 @@ def restore_command(
         click.echo(json.dumps(outcomes, indent=2))
     if failure is not None:
         ctx.exit(failure.exit_code)
+
+
+def _restore_release(
+    client: HerokuClient, store: ReleaseJournalStore, app: str, *, quiet: bool
+) -> list[dict[str, Any]]:
+    """Put back the release an interrupted `harness ab` journaled (nothing when there is no journal)."""
+    journal = store.read_release(app)
+    if journal is None:
+        return []
+    done = restore_release(client, journal)
+    store.delete(app)
+    if not quiet:
+        click.echo(
+            f"restored {app} to the slug and config of v{journal.original_version} (now v{done.version})"
+        )
+    return [{"app": app, "restored": True, "release": journal.original_version}]
 
 
 def _dyno_line(dyno: Dyno) -> str:

@@ -46,11 +46,26 @@ def reports_dir_option(f: Any) -> Any:
 @format_option
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--csv", "as_csv", is_flag=True, help="Same as --format csv.")
-def history(app: str | None, reports_dir: str, output_format: str, as_json: bool, as_csv: bool) -> None:
-    """List past runs, newest first: release, date, verdict, breaking point, p95 at the expected load."""
+@click.option("--trend", is_flag=True, help="Breaking point and p95 by release, flagging outliers.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the trend as an HTML page.")
+def history(
+    app: str | None,
+    reports_dir: str,
+    output_format: str,
+    as_json: bool,
+    as_csv: bool,
+    trend: bool,
+    html_path: str | None,
+) -> None:
+    """List past runs, newest first: release, date, verdict, breaking point, p95 at the expected load.
+
+    --trend shows one line per release instead (medians over its complete runs), flagging a
+    release whose value falls outside the range of the earlier ones; --html writes it as a chart."""
     runs = RunStore(reports_dir).history(app=app, judge=judge_run)
     output_format = "json" if as_json else "csv" if as_csv else output_format
-    if output_format == "json":
+    if trend or html_path:
+        _trend(app, runs, output_format, html_path)
+    elif output_format == "json":
         click.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
     elif output_format == "csv":
         click.echo(_csv(runs), nl=False)
@@ -59,6 +74,29 @@ def history(app: str | None, reports_dir: str, output_format: str, as_json: bool
         click.echo(f"No runs{where} under {reports_dir}/. `harness run` writes one.")
     else:
         click.echo(_table(runs))
+
+
+def _trend(app: str | None, runs: list[RunSummary], output_format: str, html_path: str | None) -> None:
+    from harness.comparison.trend import trend
+
+    points = trend(runs)
+    if html_path:
+        from harness.report.trend_html import render_trend_html
+
+        with open(html_path, "w", encoding="utf-8") as f:
+            f.write(render_trend_html(app, points))
+    if output_format == "json":
+        click.echo(json.dumps([p.model_dump(mode="json") for p in points], indent=2))
+        return
+    click.echo(f"{'release':<8} {'runs':>4}  {'breaking point':>16}  {'p95':>8}  flags")
+    for p in points:
+        bp = (
+            f"{p.breaking_point:,.0f} {p.breaking_point_unit or ''}"
+            if p.breaking_point is not None
+            else "n/a"
+        )
+        p95 = f"{p.p95_ms:,.0f} ms" if p.p95_ms is not None else "n/a"
+        click.echo(f"v{p.release:<7} {p.runs:>4}  {bp:>16}  {p95:>8}  {'; '.join(p.flags)}".rstrip())
 
 
 def _row(summary: RunSummary) -> dict[str, str]:

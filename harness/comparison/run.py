@@ -135,6 +135,8 @@ def _by_repeat(runs: Sequence[RunDir]) -> list[RunDir]:
 
 
 def _label(record: RunRecord) -> str:
+    if record.label:
+        return record.label
     version = record.release.version
     return f"v{version}" if version is not None else record.run_id
 

@@ -65,7 +65,10 @@ def _fsync_dir(directory: Path) -> None:
 
 
 class JournalStore:
-    """The journals under one state directory."""
+    """The journals under one state directory (the formation's; `ReleaseJournalStore` the release's)."""
+
+    subdir = "journals"
+    model: type[Journal] = Journal
 
     def __init__(self, state_dir: Path | str | None = None) -> None:
         self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
@@ -73,7 +76,7 @@ class JournalStore:
     @property
     def directory(self) -> Path:
         """Where the journal files live."""
-        return self.state_dir / "journals"
+        return self.state_dir / self.subdir
 
     def path_for(self, app: str) -> Path:
         """The journal file of one app."""
@@ -81,9 +84,9 @@ class JournalStore:
             raise ConfigError(f"'{app}' is not a valid app name", field="app")
         return self.directory / f"{app}.json"
 
-    def write(self, journal: Journal) -> Path:
+    def write(self, journal: BaseModel) -> Path:
         """Write atomically and durably: temp file, fsync, rename over, fsync the directory."""
-        path = self.path_for(journal.app)
+        path = self.path_for(getattr(journal, "app"))  # noqa: B009 - every journal model has an app
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         data = json.dumps(journal.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"

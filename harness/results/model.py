@@ -202,6 +202,7 @@ class RunMeta(_Model):
     series_id: str | None = None  # runs made by one `--repeat` or `harness ab` share it
     repeat: int | None = None  # 1-based index of this run in its series
     repeats: int | None = None  # planned runs in the series
+    label: str | None = None  # what `compare` calls this run's side ('v51' of an A/B test)
 
 
 class RunRecord(RunMeta):

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.emulator import EmulatorProcess
+from tests.harness_process import HarnessProcess
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +32,27 @@ def emulator() -> Iterator[EmulatorProcess]:
         crash_cooloff_s=1.0,
         router_boot_wait_s=5.0,
     )
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def harness_runs() -> Iterator[list[HarnessProcess]]:
+    """Every harness process a test starts is closed (and its leftovers ended) afterwards."""
+    started: list[HarnessProcess] = []
+    try:
+        yield started
+    finally:
+        for process in started:
+            process.close()
+
+
+@pytest.fixture
+def outside_emulator() -> Iterator[EmulatorProcess]:
+    """An emulator the test owns, so it outlives a killed harness (as Heroku would)."""
+    process = EmulatorProcess.start(boot_timeout_s=20.0, router_timeout_s=5.0, shutdown_grace_s=2.0)
     try:
         yield process
     finally:

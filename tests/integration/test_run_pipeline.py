@@ -12,107 +12,14 @@ during the scale-up leaves no dyno scaled up.
 from __future__ import annotations
 
 import json
-import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from harness.emulator import EmulatorProcess
 from tests.harness_process import HarnessProcess
-from tests.integration.helpers import REPO
-
-ACCEPT = "application/vnd.heroku+json; version=3"
-
-SHORT_PROFILE = """
-version: 1
-target:
-  app: harness-demo
-  platform: {platform}
-  formations:
-    - {{quantity: 2, size: Standard-1X}}
-  protected_apps: [shop-production]
-load_generator:
-  request_timeout_s: 10
-locustfiles:
-  shop: {{path: {repo}/locustfiles/demo_shop.py}}
-  search: {{path: {repo}/locustfiles/search_only.py}}
-expected_peak: {{rps: 40}}
-required_headroom: 1.5
-reports_dir: {reports}
-scenarios:
-  - name: peak
-    kind: load
-    locustfile: search
-    level: {{rps: 40}}
-    ramp_s: 1
-    warmup_s: 1
-    hold_s: {hold_s}
-    window_s: 2
-    slo: {{p95_ms: 250, error_ratio: 0.01}}
-  - name: breaking-point
-    kind: stress
-    locustfile: search
-    start: {{rps: 40}}
-    max: {{rps: 600}}
-    growth: 2.0
-    tolerance: 0.1
-    ramp_s: 1
-    step_hold_s: 2
-    confirm_hold_s: 3
-    slo: {{p95_ms: 300, error_ratio: 0.01}}
-    recovery: {{level: {{rps: 40}}, window_s: 1, limit_s: 6}}
-"""
-
-
-def write_profile(tmp_path: Path, *, platform: str = "auto", hold_s: int = 4) -> Path:
-    """A short scenarios.yaml in tmp_path (reports under tmp_path/reports)."""
-    path = tmp_path / "scenarios.yaml"
-    path.write_text(
-        SHORT_PROFILE.format(platform=platform, repo=REPO, reports=tmp_path / "reports", hold_s=hold_s)
-    )
-    return path
-
-
-def harness_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The environment of a harness subprocess: no token of the developer, a private state dir."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEROKU_", "HARNESS_"))}
-    env["HARNESS_STATE_DIR"] = str(tmp_path / "state")
-    env["NETRC"] = str(tmp_path / "no-netrc")
-    env.update(extra)
-    return env
-
-
-def run_dirs(tmp_path: Path) -> list[Path]:
-    reports = tmp_path / "reports"
-    return sorted(p for p in reports.iterdir() if p.is_dir()) if reports.exists() else []
-
-
-def events(run_dir: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines() if line]
-
-
-def web_formation(emulator: EmulatorProcess, app: str = "harness-demo") -> tuple[int, str]:
-    response = httpx.get(
-        f"{emulator.api_url}/apps/{app}/formation/web",
-        headers={"Accept": ACCEPT, "Authorization": f"Bearer {emulator.token}"},
-    )
-    response.raise_for_status()
-    body = response.json()
-    return body["quantity"], body["dyno_size"]["name"]
-
-
-@pytest.fixture
-def harness_runs() -> Iterator[list[HarnessProcess]]:
-    """Every harness process a test starts is closed (and its leftovers ended) afterwards."""
-    started: list[HarnessProcess] = []
-    try:
-        yield started
-    finally:
-        for process in started:
-            process.close()
+from tests.integration.run_helpers import events, harness_env, run_dirs, web_formation, write_profile
 
 
 def test_full_run_against_the_embedded_emulator(tmp_path: Path, harness_runs: list[HarnessProcess]) -> None:
@@ -159,16 +66,6 @@ def test_interrupt_during_stress_restores_and_writes_a_partial_report(
     restore = next(e for e in events(run_dir) if e["event"] == "restore")
     assert restore["restored"] is True
     assert run.survivors() == []
-
-
-@pytest.fixture
-def outside_emulator() -> Iterator[EmulatorProcess]:
-    """An emulator the test owns, so it outlives a killed harness (as Heroku would)."""
-    process = EmulatorProcess.start(boot_timeout_s=20.0, router_timeout_s=5.0, shutdown_grace_s=2.0)
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 def test_kill_9_during_load_then_harness_restore(

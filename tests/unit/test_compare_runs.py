@@ -86,3 +86,17 @@ def test_an_unknown_side_names_what_to_give(store: RunStore) -> None:
     result = CliRunner().invoke(cli, ["compare", "v9", "v52", "--reports-dir", str(store.reports_dir)])
     assert result.exit_code == 2
     assert "no run matches 'v9'" in result.output and "harness history" in result.output
+
+
+def test_the_trend_flags_a_release_outside_the_earlier_range(store: RunStore, tmp_path: Path) -> None:
+    _series(store, 54, 200.0, 1, series="s54")
+    html = tmp_path / "trend.html"
+    args = ["history", "--trend", "--app", "harness-demo", "--reports-dir", str(store.reports_dir)]
+    result = CliRunner().invoke(cli, [*args, "--html", str(html)])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines()[1:]}
+    assert set(lines) == {"v51", "v52", "v53", "v54"}
+    assert "breaking point above the range of earlier releases" in lines["v54"] and "better" in lines["v54"]
+    assert "flags" not in lines["v51"] and lines["v51"].rstrip().endswith("ms")
+    page = html.read_text()
+    assert page.count("<svg") == 2 and "v54" in page
