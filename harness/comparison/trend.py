@@ -56,7 +56,7 @@ def trend(summaries: Sequence[RunSummary]) -> list[ReleasePoint]:
     for s in summaries:
         if s.release is not None and s.status.value == "complete":
             by_release[s.release].append(s)
-    ordered = sorted(by_release.items(), key=lambda item: min(r.started_at for r in item[1]))
+    ordered = sorted(by_release.items(), key=lambda item: (min(r.started_at for r in item[1]), item[0]))
     points: list[ReleasePoint] = []
     for release, runs in ordered:
         bp = _median([r.breaking_point for r in runs if r.breaking_point is not None])

@@ -89,7 +89,7 @@ def test_an_unknown_side_names_what_to_give(store: RunStore) -> None:
 
 
 def test_the_trend_flags_a_release_outside_the_earlier_range(store: RunStore, tmp_path: Path) -> None:
-    _series(store, 54, 200.0, 1, series="s54")
+    _series(store, 54, 400.0, 1, series="s54")
     html = tmp_path / "trend.html"
     args = ["history", "--trend", "--app", "harness-demo", "--reports-dir", str(store.reports_dir)]
     result = CliRunner().invoke(cli, [*args, "--html", str(html)])
