@@ -17,7 +17,7 @@ says what went wrong *and what to do*. Programmer mistakes stay plain
     │   ├── InvalidParamsError        exit 3  422 from the API
     │   └── PlatformUnavailableError  exit 3  connection errors, 5xx after retries
     ├── FormationError                exit 3  app, process_type (scale-up failed, dyno crashed, timeout)
-    │   ├── StaleJournalError         exit 3  an earlier run left the app scaled; restore first
+    │   ├── StaleJournalError         exit 2  an earlier run left the app scaled; restore first
     │   └── RestoreError              exit 4  the original formation could not be restored
     ├── LoadError                     exit 3  Locust could not run (target unreachable, workers missing)
     ├── ResultsError                  exit 2  an unreadable or unknown run directory
@@ -166,7 +166,9 @@ class FormationError(HarnessError):
 
 
 class StaleJournalError(FormationError):
-    """A journal from an earlier run shows the app may still be scaled up."""
+    """A journal from an earlier run shows the app may still be scaled up: a refusal, like a guard."""
+
+    exit_code = EXIT_CONFIG
 
 
 class RestoreError(FormationError):

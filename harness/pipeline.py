@@ -5,7 +5,8 @@ the scenarios (`load`), the run directory (`results`) and the report
 (`report`) do the work; what a person sees is the caller's (`RunEvents`).
 The phases are explicit (`Phase`) and each one's start is an event in the run
 directory. The safety argument is the order: every refusal runs before
-anything changes (`safe_scale.clear_to_scale`); the formation is journaled
+anything changes (offline in `run_plan.check_offline`, before the emulator
+starts; then read-only against the platform in `SafeScale.clear`); the formation is journaled
 before the one scale request; and the restore runs on every exit path —
 success, failure, exception, Ctrl-C, SIGTERM — before the report is
 rendered, so scaled-up dynos never wait for matplotlib. After `kill -9`,
@@ -24,38 +25,27 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.capacity.dry_run import PlannedFormation, TestPlan
-from harness.capacity.dry_run import plan_run as plan_scenarios
-from harness.config import Config, Scenario
-from harness.errors import EXIT_OK, EXIT_SLO_FAILED, ConfigError, HarnessError
+from harness.config import Config
+from harness.errors import EXIT_OK, EXIT_SLO_FAILED, HarnessError
 from harness.load.scenarios import run_scenario
 from harness.load.warmup import warm_up
-from harness.measurements import LevelMode, ScenarioResult
+from harness.measurements import ScenarioResult
 from harness.platform import safe_scale
 from harness.platform.guard import PreflightFacts
-from harness.platform.journal import JournalStore
 from harness.platform.models import Formation
 from harness.platform.signals import REPEAT_NOTE_WITH_REPORT, Interrupted, Reaction, SignalPolicy
-from harness.platform.target import PlatformTarget, describe_platform, open_platform, uses_emulator
+from harness.platform.target import PlatformTarget, open_platform
 from harness.report import render_report
 from harness.results.model import RunStatus
 from harness.results.store import RunStore, RunWriter
+from harness.run_plan import RunOptions, check_offline, selected_scenarios
 from harness.run_record import dyno_groups, run_meta, scale_up
 
-__all__ = [
-    "Phase",
-    "PipelineResult",
-    "RunEvents",
-    "RunOptions",
-    "plan_run",
-    "run_pipeline",
-    "selected_scenarios",
-]
+__all__ = ["Phase", "PipelineResult", "RunEvents", "run_pipeline"]
 
 
 class Phase(enum.Enum):
@@ -81,19 +71,6 @@ _REACTIONS = {
     Phase.LOAD: Reaction.STOP_LOAD,
     Phase.STRESS: Reaction.STOP_LOAD,
 }
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunOptions:
-    """What `harness run` was asked for (CLI flags over scenarios.yaml)."""
-
-    scenario_names: tuple[str, ...] = ()  # empty: every scenario in the file
-    app: str | None = None
-    dry_run: bool = False
-    confirm: bool = False  # --yes: allow going over the guards' ceilings
-    quiet: bool = False
-    workers: int | None = None
-    expect_workers: int | None = None
 
 
 @dataclass
@@ -129,60 +106,6 @@ class _Silent:
 
     def scenario_done(self, result: ScenarioResult) -> None:
         """Say nothing."""
-
-
-def selected_scenarios(config: Config, names: tuple[str, ...]) -> list[Scenario]:
-    """The scenarios to run: named ones in the given order, else all; stress last (it breaks the app)."""
-    chosen = [config.scenario(n) for n in names] if names else list(config.scenarios)
-    return [s for s in chosen if s.kind != "stress"] + [s for s in chosen if s.kind == "stress"]
-
-
-def offered_rates(config: Config, scenarios: list[Scenario]) -> list[float]:
-    """The highest arrival rate each scenario may offer (users mode has no fixed rate)."""
-    rates: list[float] = []
-    for s in scenarios:
-        levels = [getattr(s, name, None) for name in ("level", "max", "spike", "base")]
-        rates += [lvl.value for lvl in levels if lvl is not None and lvl.mode is LevelMode.ARRIVAL_RATE]
-    if config.expected_peak.mode is LevelMode.ARRIVAL_RATE:
-        rates.append(config.expected_peak.value)
-    return rates
-
-
-def safe_scale_for(
-    config: Config, options: RunOptions, *, progress: Callable[[str], None]
-) -> safe_scale.SafeScale:
-    """The safety sequence of this run: its targets, guards and the load it may offer."""
-    target = config.target
-    return safe_scale.SafeScale(
-        app=options.app or target.app,
-        targets={target.app, *(x for x in [options.app] if x)},
-        protected=target.protected_apps,
-        guards=config.guards,
-        confirmed=options.confirm,
-        store=JournalStore(),
-        process_type=target.process_type,
-        offered_rps=offered_rates(config, selected_scenarios(config, options.scenario_names)),
-        approval_ref=target.approval_ref,
-        progress=progress,
-    )
-
-
-def plan_run(config: Config, options: RunOptions, *, emulator: bool, prices: dict[str, float]) -> TestPlan:
-    """The dry-run plan: formations, scenarios and their steps, duration and cost estimates."""
-    formations = []
-    for spec in config.target.formations:
-        process = safe_scale.tested_process(spec, config.target.process_type)
-        price = prices.get(process.size.casefold())
-        formations.append(
-            PlannedFormation(process.describe(), None if price is None else price * spec.quantity)
-        )
-    return plan_scenarios(
-        selected_scenarios(config, options.scenario_names),
-        expected=config.expected_peak,
-        app=options.app or config.target.app,
-        platform=describe_platform(emulator=emulator),
-        formations=formations,
-    )
 
 
 class Pipeline:
@@ -316,15 +239,11 @@ class Pipeline:
 def run_pipeline(config: Config, options: RunOptions, *, events: RunEvents | None = None) -> PipelineResult:
     """Run the whole capacity test; returns the outcome (HarnessErrors propagate after the restore).
 
-    Refuses a dry run, an empty selection, an app that is not a target or is protected, and a
-    journal left behind, before anything starts (no emulator, no client)."""
+    Every refusal that needs no platform (`check_offline`) comes before anything starts."""
     if options.dry_run:
         raise RuntimeError("run_pipeline does not do dry runs; call plan_run")
-    if not selected_scenarios(config, options.scenario_names):
-        raise ConfigError("no scenario selected", file=config.source, field="scenarios")
     events = events or _Silent()
-    safety = safe_scale_for(config, options, progress=events.info)
-    safety.refuse_offline(fresh_emulator=uses_emulator(config))
+    safety = check_offline(config, options, progress=events.info)
     signals = SignalPolicy(repeat_note=REPEAT_NOTE_WITH_REPORT)
     result = PipelineResult()
     try:

@@ -13,7 +13,7 @@ restores on every exit path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -25,6 +25,7 @@ from harness.platform.guard import (
     check_formation_limits,
     check_offered_rate,
     preflight,
+    price_table,
 )
 from harness.platform.heroku import is_loopback_host
 from harness.platform.journal import Journal, JournalStore
@@ -96,31 +97,46 @@ class SafeScale:
     approval_ref: str | None = None
     progress: Progress = _quiet
 
-    def refuse_offline(self, *, fresh_emulator: bool = False) -> None:
-        """What refuses before any platform call: not a target, protected, a journal left behind.
+    def refuse_offline(
+        self,
+        formations: Sequence[Formation] = (),
+        *,
+        local: bool = False,
+        fresh_emulator: bool = False,
+        dry_run: bool = False,
+    ) -> None:
+        """What refuses before any platform call: not a target, protected, a journal left behind,
+        and `formations` (the tested process types alone) over the ceilings at built-in prices.
 
         With `fresh_emulator` (harness is about to start its own emulator), a journal left by an
-        earlier emulator run is discarded: that emulator died with its dynos, nothing is scaled."""
+        earlier emulator run is discarded, unless `dry_run`: that emulator died with its dynos."""
         check_app_allowed(self.app, targets=self.targets, protected=self.protected)
         journal = self.store.read(self.app)
         if journal is not None and fresh_emulator and is_emulator_journal(journal):
             self.progress(
-                f"discarding the journal of a previous emulator run ({self.store.path_for(self.app)})"
+                f"{'would discard' if dry_run else 'discarding'} the journal of an earlier run against "
+                f"the emulator it started ({self.store.path_for(self.app)}): that emulator stopped with "
+                "its dynos, so nothing is left scaled"
             )
-            self.store.delete(self.app)
-        self.store.ensure_absent(self.app)
+            if dry_run:
+                journal = None
+            else:
+                self.store.delete(self.app)
+        if journal is not None:
+            self.store.ensure_absent(self.app)
+        for formation in formations:
+            self.check_formation(formation, local=local, prices=price_table())
 
     def clear(self, platform: PlatformTarget, changes: Sequence[Sequence[ProcessChange]]) -> Cleared:
         """The read-only platform checks: preflight, then each target within the ceilings and the
         offered load within the guideline. Nothing has changed when this raises."""
         facts = preflight(platform.client, self.app, local=platform.local, process_type=self.process_type)
         formations = tuple(merge(facts.formation, change) for change in changes)
-        costs = tuple(self._check_formation(f, platform, facts.prices) for f in formations)
+        costs = tuple(self.check_formation(f, local=platform.local, prices=facts.prices) for f in formations)
         return Cleared(facts=facts, targets=formations, costs_per_hour_usd=costs)
 
-    def _check_formation(
-        self, formation: Formation, platform: PlatformTarget, prices: dict[str, float]
-    ) -> float:
+    def check_formation(self, formation: Formation, *, local: bool, prices: Mapping[str, float]) -> float:
+        """The ceilings (unless confirmed) and the offered-load guideline; returns the USD/hour."""
         cost = check_formation_limits(
             formation,
             max_dynos_per_type=self.guards.max_dynos_per_type,
@@ -131,7 +147,7 @@ class SafeScale:
         for rate in self.offered_rps:
             check_offered_rate(
                 rate,
-                emulator=platform.local,
+                emulator=local,
                 approval_ref=self.approval_ref,
                 formation=formation,
                 process_type=self.process_type,

@@ -18,11 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from harness.config import Config, Platform
 from harness.errors import AuthError
 from harness.platform.auth import ApiToken, TokenSource, find_token
-from harness.platform.heroku import HerokuClient
+from harness.platform.heroku import DEFAULT_API_URL, HerokuClient, is_loopback_host
 
 if TYPE_CHECKING:
     from harness.emulator.process import EmulatorProcess
@@ -32,6 +33,7 @@ __all__ = [
     "PlatformKind",
     "PlatformTarget",
     "env_platform",
+    "is_local",
     "open_platform",
     "uses_emulator",
 ]
@@ -87,6 +89,15 @@ def uses_emulator(config: Config, environ: Mapping[str, str] | None = None) -> b
     except AuthError:
         return True
     return False
+
+
+def is_local(config: Config, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the platform will be on this machine, before any client exists: the emulator harness
+    starts, or a `HEROKU_API_URL` on loopback (an emulator the user runs)."""
+    if uses_emulator(config, environ):
+        return True
+    env = os.environ if environ is None else environ
+    return is_loopback_host(urlsplit(env.get("HEROKU_API_URL") or DEFAULT_API_URL).hostname)
 
 
 def env_platform(environ: Mapping[str, str] | None = None) -> PlatformTarget:

@@ -187,7 +187,7 @@ def test_kill_9_during_load_then_harness_restore(
     assert (tmp_path / "state" / "journals" / "harness-demo.json").exists()
     refused = HarnessProcess(["run", "--scenarios", str(scenarios)], cwd=tmp_path, env=env)
     harness_runs.append(refused)
-    assert refused.wait(timeout_s=60) == 3
+    assert refused.wait(timeout_s=60) == 2  # a refusal, like a guard
     assert "harness restore --app harness-demo" in refused.output
     restore = HarnessProcess(["restore", "--app", "harness-demo"], cwd=tmp_path, env=env)
     harness_runs.append(restore)
@@ -239,3 +239,31 @@ def test_second_interrupt_skips_the_report_but_still_restores(
     restore = next(e for e in events(run_dir) if e["event"] == "restore")
     assert restore["restored"] is True
     assert run.survivors() == []
+
+
+def test_a_bad_locustfile_is_refused_before_any_formation_change(
+    tmp_path: Path, harness_runs: list[HarnessProcess], outside_emulator: EmulatorProcess
+) -> None:
+    bad = tmp_path / "broken_search.py"
+    bad.write_text("from locust import HttpUser\nimport no_such_module_anywhere\n")
+    scenarios = write_profile(tmp_path)
+    # The load scenario's file is fine; only the stress scenario (run last) uses the broken one.
+    scenarios.write_text(scenarios.read_text().replace(f"{REPO}/locustfiles/search_only.py", str(bad)))
+    scenarios.write_text(
+        scenarios.read_text().replace("    locustfile: search\n    level", "    locustfile: shop\n    level")
+    )
+    env = harness_env(
+        tmp_path, HEROKU_API_URL=outside_emulator.api_url, HEROKU_API_KEY=outside_emulator.token
+    )
+    since = max((e["seq"] for e in outside_emulator.requests()), default=0)
+    run = HarnessProcess(["run", "--scenarios", str(scenarios)], cwd=tmp_path, env=env)
+    harness_runs.append(run)
+    assert run.wait(timeout_s=120) == 2, run.output
+    assert "no_such_module_anywhere" in run.output and "locustfiles.search" in run.output
+    assert [e for e in outside_emulator.requests(since) if e["method"] != "GET"] == []  # no PATCH at all
+    assert web_formation(outside_emulator) == (1, "Standard-1X")
+    assert run_dirs(tmp_path) == []
+    auto = HarnessProcess(["run", "--scenarios", str(scenarios)], cwd=tmp_path, env=harness_env(tmp_path))
+    harness_runs.append(auto)
+    assert auto.wait(timeout_s=120) == 2, auto.output
+    assert "starting the local emulator" not in auto.output  # refused before anything started
