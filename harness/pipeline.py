@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness.capacity.verdict import judge_run
 from harness.config import Config
+from harness.engine import run_scenario
 from harness.errors import EXIT_OK, EXIT_SLO_FAILED, HarnessError
-from harness.load.scenarios import run_scenario
 from harness.load.warmup import warm_up
 from harness.measurements import ScenarioResult
 from harness.platform import safe_scale
@@ -214,7 +215,7 @@ class Pipeline:
 
     def _finish(self, run: RunWriter, status: RunStatus, failure: str | None, duration_s: float) -> None:
         """Close the run directory, then render its report unless a second interrupt said not to."""
-        record = run.finish(status, failure=failure, test_duration_s=duration_s)
+        record = run.finish(status, failure=failure, test_duration_s=duration_s, judge=judge_run)
         if self.signals.skip_report:
             self.events.info("report skipped (second interrupt); the run directory is complete on disk")
             return

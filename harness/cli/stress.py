@@ -10,11 +10,12 @@ from harness.cli.app import format_option, scenarios_option
 from harness.cli.scenario_output import render_result
 from harness.config import Config, Level, StressScenario, load_config
 from harness.errors import EXIT_OK, EXIT_SLO_FAILED, ConfigError
+from harness.measurements import SearchStatus
 
 __all__ = ["stress_command", "stress_scenario"]
 
 # Statuses that answer the question "where does it break?" (exit 0); the others exit 1.
-_ANSWERED = {"found", "not_reached"}
+_ANSWERED = {SearchStatus.FOUND, SearchStatus.NOT_REACHED}
 
 
 @click.command("stress")
@@ -54,7 +55,7 @@ def stress_command(
     scenario. Exits 0 when the search found the breaking point (or it lies
     above --max), 1 when the app broke at the start or the search was aborted.
     """
-    from harness.load.scenarios import run_scenario
+    from harness.engine import run_scenario
 
     config = load_config(scenarios_path)
     overrides: dict[str, Any] = {

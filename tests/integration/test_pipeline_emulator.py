@@ -11,8 +11,7 @@ import psutil
 
 from harness.config import parse_config
 from harness.platform.target import open_platform
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.integration.helpers import REPO
 
 CONFIG = f"""
 target:
