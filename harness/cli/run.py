@@ -47,9 +47,7 @@ def run_command(
     """Run the capacity test: preflight, scale up, load, stress, restore, report.
 
     With no Heroku token configured, the shipped scenarios.yaml runs against the
-    local emulator with the bundled demo app. Exit codes: 0 every SLO held; 1 an SLO
-    failed or the breaking point is below the required headroom; 2 usage or config
-    error; 3 platform error; 4 restore failed (journal kept); 130/143 interrupted.
+    local emulator with the bundled demo app.
     """
     config = load_config(scenarios_path)
     options = RunOptions(
