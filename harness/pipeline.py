@@ -208,6 +208,7 @@ class Pipeline:
                 expect_workers=self.options.expect_workers,
                 quiet=self.options.quiet,
                 stop_requested=lambda: self.signals.stop_requested,
+                on_timeseries=run.append_timeseries,
             )
             run.add_scenario(result, config=scenario)
             self.events.scenario_done(result)
@@ -248,7 +249,7 @@ def run_pipeline(config: Config, options: RunOptions, *, events: RunEvents | Non
     signals = SignalPolicy(repeat_note=REPEAT_NOTE_WITH_REPORT)
     result = PipelineResult()
     try:
-        with signals, open_platform(config, progress=events.info) as platform:
+        with signals, open_platform(config, progress=events.info, store=safety.store) as platform:
             pipeline = Pipeline(config, options, events, signals, safety, platform)
             result = pipeline.result
             pipeline.run()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from harness.config import FormationSpec, Guards
 from harness.platform.formation import FormationSession
@@ -27,16 +26,15 @@ from harness.platform.guard import (
     preflight,
     price_table,
 )
-from harness.platform.heroku import is_loopback_host
 from harness.platform.journal import Journal, JournalStore
 from harness.platform.models import Formation, ProcessChange, ProcessFormation, canonical_size, merge
+from harness.platform.recovery import emulator_alive, explain_journal, forget_emulator, is_emulator_journal
 from harness.platform.signals import SignalPolicy
 from harness.platform.target import PlatformTarget
 
 __all__ = [
     "Cleared",
     "SafeScale",
-    "is_emulator_journal",
     "spec_changes",
     "target_formation",
     "tested_process",
@@ -74,9 +72,11 @@ class Cleared:
     costs_per_hour_usd: tuple[float, ...]
 
 
-def is_emulator_journal(journal: Journal) -> bool:
-    """A journal written against an emulator on this machine."""
-    return is_loopback_host(urlsplit(f"//{journal.api_host}").hostname)
+def _emulator_gone(journal: Journal) -> bool:
+    """A journal of an emulator that is no longer running (it stopped with its dynos)."""
+    if journal.emulator is not None:
+        return not emulator_alive(journal.emulator)
+    return is_emulator_journal(journal)  # written before journals named their emulator
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,16 +112,14 @@ class SafeScale:
         earlier emulator run is discarded, unless `dry_run`: that emulator died with its dynos."""
         check_app_allowed(self.app, targets=self.targets, protected=self.protected)
         journal = self.store.read(self.app)
-        if journal is not None and fresh_emulator and is_emulator_journal(journal):
-            self.progress(
-                f"{'would discard' if dry_run else 'discarding'} the journal of an earlier run against "
-                f"the emulator it started ({self.store.path_for(self.app)}): that emulator stopped with "
-                "its dynos, so nothing is left scaled"
-            )
+        if journal is not None and fresh_emulator and _emulator_gone(journal):
+            explained = explain_journal(journal, self.store.path_for(self.app))
+            self.progress(f"{explained} ({'a real run removes it' if dry_run else 'removed'})")
             if dry_run:
                 journal = None
             else:
                 self.store.delete(self.app)
+                forget_emulator(self.store, self.app, journal.emulator)
         if journal is not None:
             self.store.ensure_absent(self.app)
         for formation in formations:
@@ -173,5 +171,6 @@ class SafeScale:
             timeout_s=timeout_s,
             restore_on_success=not keep_scaled,
             signals=signals,
+            emulator=platform.emulator_ref,
             progress=self.progress,
         )

@@ -14,13 +14,17 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from harness.emulator import EmulatorProcess
+from harness.results import RunDir, RunStatus
 from tests.harness_process import HarnessProcess
 from tests.integration.helpers import REPO
 
@@ -267,3 +271,59 @@ def test_a_bad_locustfile_is_refused_before_any_formation_change(
     harness_runs.append(auto)
     assert auto.wait(timeout_s=120) == 2, auto.output
     assert "starting the local emulator" not in auto.output  # refused before anything started
+
+
+def _emulator_of_the_run(tmp_path: Path, timeout_s: float = 60.0) -> dict[str, object]:
+    """The emulator note `harness run` writes for its own emulator (pid, API URL, token file)."""
+    note = tmp_path / "state" / "emulator" / "harness-demo.json"
+    deadline = time.monotonic() + timeout_s
+    while not note.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    data: dict[str, object] = json.loads(note.read_text())
+    return data
+
+
+@pytest.mark.parametrize("phase", ["scale", "load", "stress"])
+def test_kill_9_on_the_auto_started_emulator_then_restore_and_status_explain(
+    tmp_path: Path, harness_runs: list[HarnessProcess], phase: str
+) -> None:
+    scenarios = write_profile(tmp_path, hold_s=20)
+    env = harness_env(tmp_path)
+    run = HarnessProcess(["run", "--scenarios", str(scenarios)], cwd=tmp_path, env=env)
+    harness_runs.append(run)
+    note = _emulator_of_the_run(tmp_path)
+    token_file = Path(str(note["token_file"]))
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    run.expect(f"emulator API {note['api_url']}", timeout_s=60)
+    token = token_file.read_text().strip()
+    journal = tmp_path / "state" / "journals" / "harness-demo.json"
+    run.expect(f"== {phase}", timeout_s=240)
+    deadline = time.monotonic() + 60
+    while not journal.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if phase != "scale":
+        time.sleep(6)  # a few windows, so some seconds are measured and handed over
+    run.send(signal.SIGKILL)
+    run.wait(timeout_s=30)
+    emulator_pid = int(str(note["pid"]))
+    deadline = time.monotonic() + 30
+    while psutil.pid_exists(emulator_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)  # it follows its killed parent, with every dyno
+    status = HarnessProcess(["status"], cwd=tmp_path, env=env)
+    harness_runs.append(status)
+    assert status.wait(timeout_s=60) == 0, status.output
+    assert "local emulator it started" in status.output and "has stopped" in status.output
+    restore = HarnessProcess(["restore"], cwd=tmp_path, env=env)
+    harness_runs.append(restore)
+    assert restore.wait(timeout_s=60) == 0, restore.output
+    assert "nothing is left scaled" in restore.output and "Journal removed." in restore.output
+    assert not journal.exists() and not token_file.exists()
+    [run_dir] = run_dirs(tmp_path)
+    record = RunDir.open(run_dir).record
+    assert record.status == RunStatus.INCOMPLETE
+    assert f"during the {phase} phase" in (record.failure or ""), record.failure
+    if phase != "scale":
+        assert len(RunDir.open(run_dir).timeseries) > 0  # the seconds measured before the kill
+    for process in (run, status, restore):
+        assert token not in process.output
+    assert run.survivors() == []
