@@ -17,16 +17,16 @@ says what went wrong *and what to do*. Programmer mistakes stay plain
     │   ├── InvalidParamsError        exit 3  422 from the API
     │   └── PlatformUnavailableError  exit 3  connection errors, 5xx after retries
     ├── FormationError                exit 3  app, process_type (scale-up failed, dyno crashed, timeout)
-    │   ├── StaleJournalError         exit 3  an earlier run left the app scaled; restore first
+    │   ├── StaleJournalError         exit 2  an earlier run left the app scaled; restore first
     │   └── RestoreError              exit 4  the original formation could not be restored
     ├── LoadError                     exit 3  Locust could not run (target unreachable, workers missing)
     ├── ResultsError                  exit 2  an unreadable or unknown run directory
     └── EmulatorError                 exit 3  the local emulator could not start or answer
 
-Exit codes of `harness run` (documented in the README): 0 every SLO held;
-1 an SLO failed or the breaking point is below the required headroom (not an
-exception: the pipeline returns it); 2 usage or configuration error; 3
-platform or runtime error; 4 restore failed (journal kept).
+Every command exits with one of `EXIT_CODE_TABLE` (shown in the README and at
+the end of each command's --help): 1 is not an exception (the pipeline and the
+load commands return it); 2 is every refusal before anything changed; 130/143
+come from `platform.signals`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "EXIT_CODE_TABLE",
     "EXIT_CONFIG",
     "EXIT_INCONCLUSIVE",
     "EXIT_OK",
@@ -56,6 +57,7 @@ __all__ = [
     "RestoreError",
     "ResultsError",
     "StaleJournalError",
+    "exit_codes_help",
 ]
 
 EXIT_OK = 0
@@ -64,6 +66,24 @@ EXIT_CONFIG = 2
 EXIT_PLATFORM = 3
 EXIT_RESTORE = 4
 EXIT_INCONCLUSIVE = 5  # a comparison could not decide (too few repeats, too noisy)
+
+# The one table of exit codes, true for every command (README "Exit codes"; each command's --help).
+EXIT_CODE_TABLE: tuple[tuple[str, str], ...] = (
+    ("0", "success: SLOs held, breaking point found, or the command did its job"),
+    ("1", "an SLO failed, too little headroom, or a scenario was aborted"),
+    ("2", "refused before any change: usage, config, locustfile, guard, journal"),
+    ("3", "platform or runtime error: token, unknown app, API, dynos, Locust"),
+    ("4", "restore failed: the journal is kept; run `harness restore`"),
+    ("5", "compare / ab: the gate could not decide (too few repeats, or too noisy)"),
+    ("130/143", "interrupted (Ctrl-C / SIGTERM): formation restored, report partial"),
+)
+
+
+def exit_codes_help() -> str:
+    """The exit-code table as a --help epilog (the \\b keeps click from re-wrapping it)."""
+    width = max(len(code) for code, _ in EXIT_CODE_TABLE)
+    rows = [f"  {code:<{width}}  {meaning}" for code, meaning in EXIT_CODE_TABLE]
+    return "\b\nExit codes:\n" + "\n".join(rows)
 
 
 class HarnessError(Exception):
@@ -168,7 +188,9 @@ class FormationError(HarnessError):
 
 
 class StaleJournalError(FormationError):
-    """A journal from an earlier run shows the app may still be scaled up."""
+    """A journal from an earlier run shows the app may still be scaled up: a refusal, like a guard."""
+
+    exit_code = EXIT_CONFIG
 
 
 class RestoreError(FormationError):

@@ -5,7 +5,8 @@ the scenarios (`load`), the run directory (`results`) and the report
 (`report`) do the work; what a person sees is the caller's (`RunEvents`).
 The phases are explicit (`Phase`) and each one's start is an event in the run
 directory. The safety argument is the order: every refusal runs before
-anything changes (`safe_scale.clear_to_scale`); the formation is journaled
+anything changes (offline in `run_plan.check_offline`, before the emulator
+starts; then read-only against the platform in `SafeScale.clear`); the formation is journaled
 before the one scale request; and the restore runs on every exit path —
 success, failure, exception, Ctrl-C, SIGTERM — before the report is
 rendered, so scaled-up dynos never wait for matplotlib. After `kill -9`,
@@ -33,7 +34,7 @@ from typing import Any, Protocol
 from harness.capacity.verdict import judge_run
 from harness.config import Config
 from harness.engine import run_scenario
-from harness.errors import EXIT_OK, EXIT_SLO_FAILED, ConfigError, HarnessError
+from harness.errors import EXIT_OK, EXIT_SLO_FAILED, HarnessError
 from harness.load.warmup import warm_up
 from harness.measurements import ScenarioKind, ScenarioResult
 from harness.platform import safe_scale
@@ -41,22 +42,14 @@ from harness.platform.guard import PreflightFacts
 from harness.platform.models import Formation
 from harness.platform.release_switch import ReleaseSwitch
 from harness.platform.signals import REPEAT_NOTE_WITH_REPORT, Interrupted, Reaction, SignalPolicy
-from harness.platform.target import PlatformTarget, open_platform, uses_emulator
+from harness.platform.target import PlatformTarget, open_platform
 from harness.report import render_report
 from harness.results.model import RunMeta, RunStatus
 from harness.results.store import RunStore, RunWriter
-from harness.run_plan import RunOptions, ab_order, plan_run, repeats_of, safe_scale_for, selected_scenarios
+from harness.run_plan import RunOptions, ab_order, check_offline, repeats_of, selected_scenarios
 from harness.run_record import dyno_groups, run_meta, scale_up
 
-__all__ = [
-    "Phase",
-    "PipelineResult",
-    "RunEvents",
-    "RunOptions",
-    "plan_run",
-    "run_pipeline",
-    "selected_scenarios",
-]
+__all__ = ["Phase", "PipelineResult", "RunEvents", "run_pipeline"]
 
 
 class Phase(enum.Enum):
@@ -263,6 +256,7 @@ class Pipeline:
                 expect_workers=self.options.expect_workers,
                 quiet=self.options.quiet,
                 stop_requested=lambda: self.signals.stop_requested,
+                on_timeseries=run.append_timeseries,
             )
             run.add_scenario(result, config=scenario)
             self.events.scenario_done(result)
@@ -295,19 +289,15 @@ class Pipeline:
 def run_pipeline(config: Config, options: RunOptions, *, events: RunEvents | None = None) -> PipelineResult:
     """Run the whole capacity test; returns the outcome (HarnessErrors propagate after the restore).
 
-    Refuses a dry run, an empty selection, an app that is not a target or is protected, and a
-    journal left behind, before anything starts (no emulator, no client)."""
+    Every refusal that needs no platform (`check_offline`) comes before anything starts."""
     if options.dry_run:
         raise RuntimeError("run_pipeline does not do dry runs; call plan_run")
-    if not selected_scenarios(config, options.scenario_names):
-        raise ConfigError("no scenario selected", file=config.source, field="scenarios")
     events = events or _Silent()
-    safety = safe_scale_for(config, options, progress=events.info)
-    safety.refuse_offline(fresh_emulator=uses_emulator(config))
+    safety = check_offline(config, options, progress=events.info)
     signals = SignalPolicy(repeat_note=REPEAT_NOTE_WITH_REPORT)
     result = PipelineResult()
     try:
-        with signals, open_platform(config, progress=events.info) as platform:
+        with signals, open_platform(config, progress=events.info, store=safety.store) as platform:
             pipeline = Pipeline(config, options, events, signals, safety, platform)
             result = pipeline.result
             pipeline.run()

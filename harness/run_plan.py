@@ -1,7 +1,10 @@
-"""What `harness run` will do, decided before anything starts: options, scenarios, safety, dry-run plan.
+"""What a run would do, and whether it would be refused, before anything starts.
 
-Apart from `pipeline.py` (which only orchestrates) so that the dry run and the
-CLI read the same decisions the pipeline acts on.
+`harness run` and `harness run --dry-run` share this: the selected scenarios
+(stress last), the offline refusals (`check_offline`: targets, protected apps,
+a journal left behind, the guards on the tested formations, every locustfile
+the scenarios use), and the plan with its duration and cost
+(`capacity/dry_run.py`). Nothing here calls the platform or starts anything.
 """
 
 from __future__ import annotations
@@ -12,14 +15,18 @@ from dataclasses import dataclass
 from harness.capacity.dry_run import PlannedFormation, TestPlan
 from harness.capacity.dry_run import plan_run as plan_scenarios
 from harness.config import Config, Scenario
+from harness.errors import ConfigError
+from harness.load.locustfile import check_locustfiles
 from harness.measurements import LevelMode, ScenarioKind
 from harness.platform import safe_scale
 from harness.platform.journal import JournalStore
-from harness.platform.target import describe_platform
+from harness.platform.models import Formation
+from harness.platform.target import describe_platform, is_local, uses_emulator
 
 __all__ = [
     "RunOptions",
     "ab_order",
+    "check_offline",
     "offered_rates",
     "plan_run",
     "repeats_of",
@@ -78,6 +85,27 @@ def safe_scale_for(
         approval_ref=target.approval_ref,
         progress=progress,
     )
+
+
+def check_offline(
+    config: Config, options: RunOptions, *, dry_run: bool = False, progress: Callable[[str], None]
+) -> safe_scale.SafeScale:
+    """Every refusal that needs no platform, before anything starts (`--dry-run` runs the same):
+    a scenario is selected, the app is a target and not protected, no journal is left, the tested
+    formations are within the guards, and every locustfile the scenarios use imports."""
+    scenarios = selected_scenarios(config, options.scenario_names)
+    if not scenarios:
+        raise ConfigError("no scenario selected", file=config.source, field="scenarios")
+    safety = safe_scale_for(config, options, progress=progress)
+    process_type = config.target.process_type
+    safety.refuse_offline(
+        [Formation.of([safe_scale.tested_process(spec, process_type)]) for spec in config.target.formations],
+        local=is_local(config),
+        fresh_emulator=uses_emulator(config),
+        dry_run=dry_run,
+    )
+    check_locustfiles(config, scenarios)
+    return safety
 
 
 def plan_run(config: Config, options: RunOptions, *, emulator: bool, prices: dict[str, float]) -> TestPlan:

@@ -13,8 +13,9 @@ from harness.comparison import compare_sides, resolve_side
 from harness.comparison.run import DEFAULT_GATES, METRICS
 from harness.config import load_config
 from harness.errors import ConfigError
-from harness.pipeline import RunOptions, run_pipeline
+from harness.pipeline import run_pipeline
 from harness.results.store import RunStore
+from harness.run_plan import RunOptions
 
 __all__ = ["ab_command"]
 

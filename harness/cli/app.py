@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from harness import __version__
-from harness.errors import HarnessError
+from harness.errors import HarnessError, exit_codes_help
 
 __all__ = ["HarnessGroup", "app_option", "cli", "format_option", "scenarios_option"]
 
@@ -38,7 +38,20 @@ class HarnessGroup(click.Group):
             command = getattr(importlib.import_module(module_name), attribute)
             if not isinstance(command, click.Command):
                 raise TypeError(f"{LAZY_COMMANDS[cmd_name]} is not a click command")
+        if command is not None:
+            _with_exit_codes(command)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command's whole first sentence, wrapped, never cut off with '...'."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -46,6 +59,15 @@ class HarnessGroup(click.Group):
         except HarnessError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+
+
+def _with_exit_codes(command: click.Command) -> None:
+    """Every command's --help ends with the one exit-code table (errors.EXIT_CODE_TABLE)."""
+    if not command.epilog:
+        command.epilog = exit_codes_help()
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_exit_codes(sub)
 
 
 def scenarios_option(f: F) -> F:
@@ -77,7 +99,9 @@ def format_option(f: F) -> F:
     )(f)
 
 
-@click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=exit_codes_help()
+)
 @click.version_option(__version__, prog_name="harness")
 def cli() -> None:
     """Capacity tests for Heroku web apps: scale up a staging copy, load and stress it

@@ -10,6 +10,7 @@ machines. The API token never appears in either.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ from harness.platform.formation import ScaleResult, restore
 from harness.platform.heroku import HerokuClient
 from harness.platform.journal import Journal, JournalStore
 from harness.platform.models import Dyno, Formation, Release, parse_scale_args
+from harness.platform.recovery import emulator_alive, emulator_note, explain_journal, forget_emulator
 from harness.platform.release_switch import ReleaseJournalStore, restore_release
 from harness.platform.signals import Interrupted
-from harness.platform.target import PlatformTarget, env_platform
+from harness.platform.target import PlatformTarget, emulator_platform, env_platform
 
 __all__ = ["restore_command", "scale_command", "status_command"]
 
@@ -180,19 +182,35 @@ def restore_command(
     store = _store(state_dir)
     releases = ReleaseJournalStore(store.state_dir)
     apps = [app] if app else store.apps()
-    release_apps = [app] if app else releases.apps()
+    release_apps = [a for a in ([app] if app else releases.apps()) if releases.read_release(a) is not None]
     if not apps and not release_apps:
         click.echo(json.dumps([]) if as_json else "nothing to restore: no journal found")
         return
-    client = _client(ctx)
     outcomes: list[dict[str, Any]] = []
     failure: RestoreError | None = None
     for name in release_apps:
-        outcomes += _restore_release(client, releases, name, quiet=as_json)
+        outcomes += _restore_release(_platform(ctx).client, releases, name, quiet=as_json)
     for name in apps:
+        journal = store.read(name)
+        platform = _platform_for(ctx, name, store, journal)
+        if journal is not None and platform is None:  # the emulator that run started is gone
+            explained = explain_journal(journal, store.path_for(name))
+            store.delete(name)
+            forget_emulator(store, name, journal.emulator)
+            outcomes.append({"app": name, "restored": False, "discarded": True, "reason": explained})
+            if not as_json:
+                click.echo(f"{explained} Journal removed.")
+            continue
         try:
+            client = (platform or _platform(ctx)).client
             done = restore(client, name, store, budget_s=budget_s, progress=_say)
         except RestoreError as exc:
+            if journal is not None and journal.emulator is not None and not emulator_alive(journal.emulator):
+                # It stopped while we were restoring (it follows its killed parent): nothing is scaled.
+                store.delete(name)
+                forget_emulator(store, name, journal.emulator)
+                click.echo(f"{explain_journal(journal, store.path_for(name))} Journal removed.")
+                continue
             failure = failure or exc
             _say(f"error: {exc}")
             outcomes.append({"app": name, "restored": False, "manual_commands": exc.manual_commands})
@@ -223,6 +241,23 @@ def _restore_release(
     return [{"app": app, "restored": True, "release": journal.original_version}]
 
 
+def _platform_for(
+    ctx: click.Context, app: str, store: JournalStore, journal: Journal | None
+) -> PlatformTarget | None:
+    """The emulator `harness run` started for `app`, while it runs (unless HEROKU_API_URL names a
+    platform). None when the journal's emulator is gone; else the environment's platform."""
+    ref = journal.emulator if journal is not None else None
+    if os.environ.get("HEROKU_API_URL"):
+        return _platform(ctx)
+    found = emulator_platform(ref) if ref is not None else None
+    if found is None and ref is None and (note := emulator_note(store, app)) is not None:
+        found = emulator_platform(note)
+    if found is not None:
+        ctx.call_on_close(found.client.close)
+        return found
+    return None if ref is not None else _platform(ctx)
+
+
 def _dyno_line(dyno: Dyno) -> str:
     since = dyno.updated_at.strftime("%Y-%m-%d %H:%M:%S") if dyno.updated_at else "?"
     version = f"v{dyno.release_version}" if dyno.release_version is not None else ""
@@ -235,14 +270,25 @@ def _dyno_line(dyno: Dyno) -> str:
 @json_option
 @click.pass_context
 def status_command(ctx: click.Context, app: str | None, state_dir: str | None, as_json: bool) -> None:
-    """Show an app's formation, its dynos with their states, the current release and any journal."""
-    app = _require_app(app)
-    client = _client(ctx)
+    """Show an app's formation, its dynos with their states, the current release and any journal.
+
+    Without --app, explains every journal harness left. While `harness run` has its own emulator
+    running, it looks at that emulator (no token needed)."""
+    store = _store(state_dir)
+    if app is None:
+        _explain_journals(store, as_json)
+        return
+    journal = store.read(app)
+    platform = _platform_for(ctx, app, store, journal)
+    if platform is None and journal is not None:  # the emulator that run started is gone
+        explained = explain_journal(journal, store.path_for(app))
+        click.echo(json.dumps({"app": app, "journal": explained}, indent=2) if as_json else explained)
+        return
+    client = (platform or _platform(ctx)).client
     info = client.app(app)
     formation = Formation.from_entries(client.formation(app))
     dynos = sorted(client.dynos(app), key=lambda d: (d.type, d.name))
     release = client.current_release(app)
-    journal = _store(state_dir).read(app)
     if as_json:
         data = {
             "app": info.model_dump(mode="json"),
@@ -254,6 +300,21 @@ def status_command(ctx: click.Context, app: str | None, state_dir: str | None, a
         click.echo(json.dumps(data, indent=2))
         return
     _print_status(info.name, info.web_url, formation, dynos, release, journal, click.echo)
+
+
+def _explain_journals(store: JournalStore, as_json: bool) -> None:
+    """`harness status` without --app: what every journal means."""
+    apps = store.apps()
+    if not apps:
+        raise ConfigError("name the app with --app APP (and no journal is left to explain)", field="--app")
+    explained = {
+        name: explain_journal(journal, store.path_for(name)) for name in apps if (journal := store.read(name))
+    }
+    if as_json:
+        click.echo(json.dumps([{"app": name, "journal": text} for name, text in explained.items()], indent=2))
+        return
+    for text in explained.values():
+        click.echo(text)
 
 
 def _print_status(

@@ -9,10 +9,12 @@ import click
 
 from harness.cli.app import app_option, scenarios_option
 from harness.cli.console import Console, plan_lines
-from harness.config import load_config
-from harness.pipeline import RunOptions, plan_run, run_pipeline
+from harness.config import Config, load_config
+from harness.errors import EXIT_OK, HarnessError
+from harness.pipeline import run_pipeline
 from harness.platform.guard import price_table
 from harness.platform.target import uses_emulator
+from harness.run_plan import RunOptions, check_offline, plan_run
 
 __all__ = ["run_command"]
 
@@ -52,9 +54,7 @@ def run_command(
     """Run the capacity test: preflight, scale up, load, stress, restore, report.
 
     With no Heroku token configured, the shipped scenarios.yaml runs against the
-    local emulator with the bundled demo app. Exit codes: 0 every SLO held; 1 an SLO
-    failed or the breaking point is below the required headroom; 2 usage or config
-    error; 3 platform error; 4 restore failed (journal kept); 130/143 interrupted.
+    local emulator with the bundled demo app.
     """
     config = load_config(scenarios_path)
     options = RunOptions(
@@ -68,14 +68,7 @@ def run_command(
         repeat=repeat,
     )
     if dry_run:
-        plan = plan_run(config, options, emulator=uses_emulator(config), prices=price_table())
-        if as_json:
-            click.echo(json.dumps(plan.as_json(), indent=2))
-        else:
-            click.echo("Dry run: nothing is scaled or loaded.")
-            for line in plan_lines(plan):
-                click.echo(line)
-        return
+        sys.exit(_dry_run(config, options, as_json=as_json))
     result = run_pipeline(config, options, events=Console(quiet=options.quiet))
     if as_json:
         summary = result.summaries[0] if len(result.summaries) == 1 else result.summaries
@@ -87,3 +80,28 @@ def run_command(
         if result.interrupted:
             click.echo("interrupted: the formation was restored; the run directory is marked incomplete.")
     sys.exit(result.exit_code)
+
+
+def _dry_run(config: Config, options: RunOptions, *, as_json: bool) -> int:
+    """Print the plan, then run every refusal that needs no platform; the exit code is the real run's."""
+    plan = plan_run(config, options, emulator=uses_emulator(config), prices=price_table())
+    notes: list[str] = []
+    refused: HarnessError | None = None
+    try:
+        check_offline(config, options, dry_run=True, progress=notes.append)
+    except HarnessError as exc:
+        refused = exc
+    if as_json:
+        data = plan.as_json()
+        data["refused"] = (
+            None if refused is None else {"exit_code": refused.exit_code, "reason": str(refused)}
+        )
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo("Dry run: nothing is scaled or loaded.")
+        for line in [*plan_lines(plan), *notes]:
+            click.echo(line)
+    if refused is None:
+        return EXIT_OK
+    click.echo(f"error: the real run would be refused: {refused}", err=True)
+    return refused.exit_code

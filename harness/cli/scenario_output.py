@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 
-from harness.measurements import BreakingPoint, LevelMode, Recovery, ScenarioResult, StepRecord
+from harness.measurements import BreakingPoint, Recovery, ScenarioResult, StepRecord
 
 __all__ = ["STEP_COLUMNS", "describe_breaking_point", "render_result", "step_rows"]
 
@@ -42,13 +42,9 @@ def render_result(result: ScenarioResult, output_format: str = "table") -> str:
     return _table(result)
 
 
-def _unit(mode: LevelMode) -> str:
-    return mode.unit
-
-
 def describe_breaking_point(point: BreakingPoint) -> list[str]:
     """Human lines for a breaking point: the answer, the bracket, what broke, the load time."""
-    unit = _unit(point.mode)
+    unit = point.mode.unit
     lines = [f"breaking point: {point.status.replace('_', ' ')}"]
     if point.level is not None:
         lines.append(

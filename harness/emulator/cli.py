@@ -15,7 +15,7 @@ import click
 
 from harness.emulator.server import DEFAULT_APP_NAME, ReadyInfo, ServerOptions, check_loopback, serve
 from harness.emulator.settings import RuntimeSettings
-from harness.errors import ConfigError
+from harness.errors import ConfigError, exit_codes_help
 
 __all__ = ["TOKEN_ENV", "emulator", "parse_app_option", "parse_setting_option"]
 
@@ -71,12 +71,12 @@ def _print_ready(info: ReadyInfo, token_generated: bool) -> None:
     click.echo("Ctrl-C stops every dyno and exits.", nl=True)
 
 
-@click.group("emulator")
+@click.group("emulator", context_settings={"help_option_names": ["-h", "--help"]}, epilog=exit_codes_help())
 def emulator() -> None:
     """A local Heroku on loopback: Platform API, router and dynos from a Procfile."""
 
 
-@emulator.command("serve")
+@emulator.command("serve", epilog=exit_codes_help())
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
 @click.option("--port", type=int, default=0, show_default=True, help="Platform API port (0 = any free port).")
 @click.option(

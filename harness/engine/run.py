@@ -10,10 +10,11 @@ recovery, a stress scenario by the breaking-point search.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from harness.capacity.search import SearchParams, SearchStatus, breaking_point_search
 from harness.capacity.slo import judge, slo_limits, step_record
@@ -50,12 +51,16 @@ from harness.measurements import (
     ScenarioStatus,
     SloLimits,
     StepKind,
+    StepPlan,
     StepRecord,
     StepWindow,
+    TimeseriesPoint,
     Verdict,
 )
 
 __all__ = ["run_scenario", "session_options"]
+
+R = TypeVar("R")
 
 
 def session_options(
@@ -99,11 +104,14 @@ def run_scenario(
     stream: TextIO | None = None,
     clock: Clock | None = None,
     stop_requested: Callable[[], bool] | None = None,
+    on_timeseries: Callable[[list[TimeseriesPoint]], None] | None = None,
 ) -> ScenarioResult:
     """Run one scenario against `host` (a base URL) and return everything it measured.
 
     `stop_requested` is polled every tick; once it answers True the scenario ends early with
-    status 'interrupted' and what it measured so far (the pipeline's first Ctrl-C)."""
+    status 'interrupted' and what it measured so far (the pipeline's first Ctrl-C).
+    `on_timeseries` is given the seconds completed so far after each measured window, once each
+    (so a run directory keeps them even if the process is killed before the scenario ends)."""
     host = host.rstrip("/")  # Locust joins host + "/path": a trailing slash would make "//path"
     ensure_reachable(host)
     spec = config.locustfile_for(scenario)
@@ -114,8 +122,9 @@ def run_scenario(
     with LoadSession(
         classes, options, clock=clock, progress=progress, stop_requested=stop_requested
     ) as session:
+        watch = _Watch(session, scenario.name, on_timeseries)
         try:
-            result = _run_kind(config, scenario, session)
+            result = _run_kind(config, scenario, session, watch)
         except ScenarioAborted as aborted:
             result = _finish(scenario, session, status=ScenarioStatus.ABORTED, abort_reason=aborted.reason)
         result = result.model_copy(
@@ -137,14 +146,48 @@ def run_scenario(
     return result
 
 
-def _run_kind(config: Config, scenario: Scenario, session: LoadSession) -> ScenarioResult:
+class _Watch:
+    """Wraps a step plan so that each measured window hands the newly completed seconds on."""
+
+    def __init__(
+        self, session: LoadSession, name: str, sink: Callable[[list[TimeseriesPoint]], None] | None
+    ) -> None:
+        self.session, self.name, self.sink = session, name, sink
+        self.last_second = -math.inf
+
+    def __call__(self, plan: Generator[StepPlan, StepWindow, R]) -> Generator[StepPlan, StepWindow, R]:
+        """`plan`, unchanged, with a hand-over after each window."""
+        try:
+            step = next(plan)
+            while True:
+                window = yield step
+                self.hand_over()
+                step = plan.send(window)
+        except StopIteration as done:
+            result: R = done.value
+            return result
+        finally:
+            plan.close()
+
+    def hand_over(self) -> None:
+        """Seconds fully over since the last hand-over (a second still running may still change)."""
+        if self.sink is None:
+            return
+        now = int(self.session.clock.now())
+        points = [p for p in self.session.timeseries(self.name) if self.last_second < p.ts < now]
+        if points:
+            self.last_second = max(p.ts for p in points)
+            self.sink(points)
+
+
+def _run_kind(config: Config, scenario: Scenario, session: LoadSession, watch: _Watch) -> ScenarioResult:
     if isinstance(scenario, LoadScenario | SoakScenario):
-        run_steps(session, hold_plan(scenario))
+        run_steps(session, watch(hold_plan(scenario)))
         return _judge_hold(scenario, session)
     if isinstance(scenario, SpikeScenario):
-        return _run_spike(scenario, session)
+        return _run_spike(scenario, session, watch)
     if isinstance(scenario, StressScenario):
-        return _run_stress(config, scenario, session)
+        return _run_stress(config, scenario, session, watch)
     raise TypeError(f"unknown scenario kind: {scenario!r}")
 
 
@@ -198,9 +241,9 @@ def _p95_drift(holds: list[Measured], limit: float) -> Verdict:
     )
 
 
-def _run_spike(scenario: SpikeScenario, session: LoadSession) -> ScenarioResult:
+def _run_spike(scenario: SpikeScenario, session: LoadSession, watch: _Watch) -> ScenarioResult:
     limits = _limits(scenario)
-    recovery = run_steps(session, spike_plan(scenario, limits.model_copy(update={"min_rps": None})))
+    recovery = run_steps(session, watch(spike_plan(scenario, limits.model_copy(update={"min_rps": None}))))
     base = [m for m in session.measured if m.window.plan.label == "base"]
     judged = _aggregate(session, base, label="base (judged)") if base else None
     verdicts = list(judge(judged, limits).verdicts) if judged is not None else []
@@ -217,11 +260,13 @@ def _run_spike(scenario: SpikeScenario, session: LoadSession) -> ScenarioResult:
     return _finish(scenario, session, status=status, judged=judged, verdicts=verdicts, recovery=recovery)
 
 
-def _run_stress(config: Config, scenario: StressScenario, session: LoadSession) -> ScenarioResult:
+def _run_stress(
+    config: Config, scenario: StressScenario, session: LoadSession, watch: _Watch
+) -> ScenarioResult:
     """The breaking-point search; an abort caps it (it lowers the load and goes on), an interrupt ends it."""
     params = SearchParams.from_scenario(scenario, expected=config.expected_peak)
     search = breaking_point_search(params, interrupted=lambda: session.interrupted)
-    found = run_steps(session, search, plan_handles_aborts=True)
+    found = run_steps(session, watch(search), plan_handles_aborts=True)
     aborted = found.breaking_point.status == SearchStatus.ABORTED
     return ScenarioResult(
         name=scenario.name,

@@ -15,6 +15,7 @@ import importlib.util
 import inspect
 import sys
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -22,7 +23,7 @@ from types import ModuleType
 from locust import FastHttpUser, HttpUser, User
 from locust.shape import LoadTestShape
 
-from harness.config import Config, LocustfileSpec
+from harness.config import Config, LocustfileSpec, Scenario
 from harness.errors import LocustfileError
 
 __all__ = [
@@ -92,12 +93,14 @@ def select_user_classes(loaded: LoadedLocustfile, weights: dict[str, int]) -> li
     ]
 
 
-def check_locustfiles(config: Config) -> dict[str, list[str]]:
-    """Import every locustfile of `config` and check its user classes; returns key → class names."""
-    found: dict[str, list[str]] = {}
-    for key, spec in config.locustfiles.items():
-        found[key] = _check_one(key, spec, config)
-    return found
+def check_locustfiles(config: Config, scenarios: Iterable[Scenario] | None = None) -> dict[str, list[str]]:
+    """Import every locustfile of `config` (or only those `scenarios` use) and check its user classes;
+    returns key → class names."""
+    keys = list(config.locustfiles)
+    if scenarios is not None:
+        used = {s.locustfile or keys[0] for s in scenarios}
+        keys = [key for key in keys if key in used]
+    return {key: _check_one(key, config.locustfiles[key], config) for key in keys}
 
 
 def _check_one(key: str, spec: LocustfileSpec, config: Config) -> list[str]:

@@ -31,7 +31,7 @@ from harness.errors import (
     RestoreError,
 )
 from harness.platform.heroku import HerokuClient
-from harness.platform.journal import Journal, JournalStore
+from harness.platform.journal import EmulatorRef, Journal, JournalStore
 from harness.platform.models import Dyno, DynoState, Formation, ProcessChange, merge, same_size
 from harness.platform.signals import Interrupted, SignalPolicy
 
@@ -129,13 +129,21 @@ def changed_types(original: Formation, target: Formation) -> tuple[str, ...]:
 
 
 def begin(
-    client: HerokuClient, app: str, target: Formation | Iterable[ProcessChange], store: JournalStore
+    client: HerokuClient,
+    app: str,
+    target: Formation | Iterable[ProcessChange],
+    store: JournalStore,
+    *,
+    emulator: EmulatorRef | None = None,
 ) -> Journal:
-    """Refuse on a stale journal, snapshot, and write the journal: the step before any change."""
+    """Refuse on a stale journal, snapshot, and write the journal: the step before any change.
+    `emulator`: the API is an emulator harness started (recorded for `harness restore`)."""
     store.ensure_absent(app)
     original = snapshot(client, app)
     intended = target if isinstance(target, Formation) else merge(original, target)
-    journal = Journal(app=app, api_host=client.api_host, original=original, intended=intended)
+    journal = Journal(
+        app=app, api_host=client.api_host, original=original, intended=intended, emulator=emulator
+    )
     store.write(journal)
     return journal
 
@@ -353,6 +361,7 @@ class FormationSession:
         restore_budget_s: float = 120.0,
         restore_on_success: bool = True,
         signals: SignalPolicy | None = None,
+        emulator: EmulatorRef | None = None,
         progress: Progress = _quiet,
     ) -> None:
         self.client, self.app = client, app
@@ -363,6 +372,7 @@ class FormationSession:
         self._owns_signals = signals is None
         self._signals = signals or SignalPolicy()
         self._progress = progress
+        self._emulator = emulator
         self.state = SessionState.NEW
         self.journal: Journal | None = None
         self.result: ScaleResult | None = None
@@ -371,7 +381,7 @@ class FormationSession:
     def __enter__(self) -> Self:
         self._signals.__enter__()
         try:
-            self.journal = begin(self.client, self.app, self._target, self.store)
+            self.journal = begin(self.client, self.app, self._target, self.store, emulator=self._emulator)
             self.state = SessionState.JOURNALED
             self.result = scale_to(
                 self.client,

@@ -24,7 +24,7 @@ from harness import __version__
 from harness.errors import ConfigError, StaleJournalError
 from harness.platform.models import Formation
 
-__all__ = ["JOURNAL_SCHEMA_VERSION", "Journal", "JournalStore", "default_state_dir"]
+__all__ = ["JOURNAL_SCHEMA_VERSION", "EmulatorRef", "Journal", "JournalStore", "default_state_dir"]
 
 JOURNAL_SCHEMA_VERSION = 1
 _SAFE_APP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -33,6 +33,17 @@ _SAFE_APP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 def default_state_dir() -> Path:
     """`HARNESS_STATE_DIR`, else `.harness/` in the current directory."""
     return Path(os.environ.get("HARNESS_STATE_DIR") or ".harness")
+
+
+class EmulatorRef(BaseModel):
+    """The local emulator `harness run` started: how `harness restore` and `status` tell whether it is
+    still there (`pid`) and talk to it (`api_url`, the token in `token_file`, mode 0600)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pid: int
+    api_url: str
+    token_file: str
 
 
 class Journal(BaseModel):
@@ -48,6 +59,7 @@ class Journal(BaseModel):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     pid: int = Field(default_factory=os.getpid)  # the harness process that wrote it
     harness_version: str = __version__
+    emulator: EmulatorRef | None = None  # set when the API was an emulator that harness started
 
     def restore_commands(self) -> list[str]:
         """The Heroku CLI commands that put the original formation back by hand."""

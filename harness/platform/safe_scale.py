@@ -13,9 +13,8 @@ restores on every exit path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from harness.config import FormationSpec, Guards
 from harness.platform.formation import FormationSession
@@ -25,17 +24,17 @@ from harness.platform.guard import (
     check_formation_limits,
     check_offered_rate,
     preflight,
+    price_table,
 )
-from harness.platform.heroku import is_loopback_host
 from harness.platform.journal import Journal, JournalStore
 from harness.platform.models import Formation, ProcessChange, ProcessFormation, canonical_size, merge
+from harness.platform.recovery import emulator_alive, explain_journal, forget_emulator, is_emulator_journal
 from harness.platform.signals import SignalPolicy
 from harness.platform.target import PlatformTarget
 
 __all__ = [
     "Cleared",
     "SafeScale",
-    "is_emulator_journal",
     "spec_changes",
     "target_formation",
     "tested_process",
@@ -73,9 +72,11 @@ class Cleared:
     costs_per_hour_usd: tuple[float, ...]
 
 
-def is_emulator_journal(journal: Journal) -> bool:
-    """A journal written against an emulator on this machine."""
-    return is_loopback_host(urlsplit(f"//{journal.api_host}").hostname)
+def _emulator_gone(journal: Journal) -> bool:
+    """A journal of an emulator that is no longer running (it stopped with its dynos)."""
+    if journal.emulator is not None:
+        return not emulator_alive(journal.emulator)
+    return is_emulator_journal(journal)  # written before journals named their emulator
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,31 +97,44 @@ class SafeScale:
     approval_ref: str | None = None
     progress: Progress = _quiet
 
-    def refuse_offline(self, *, fresh_emulator: bool = False) -> None:
-        """What refuses before any platform call: not a target, protected, a journal left behind.
+    def refuse_offline(
+        self,
+        formations: Sequence[Formation] = (),
+        *,
+        local: bool = False,
+        fresh_emulator: bool = False,
+        dry_run: bool = False,
+    ) -> None:
+        """What refuses before any platform call: not a target, protected, a journal left behind,
+        and `formations` (the tested process types alone) over the ceilings at built-in prices.
 
         With `fresh_emulator` (harness is about to start its own emulator), a journal left by an
-        earlier emulator run is discarded: that emulator died with its dynos, nothing is scaled."""
+        earlier emulator run is discarded, unless `dry_run`: that emulator died with its dynos."""
         check_app_allowed(self.app, targets=self.targets, protected=self.protected)
         journal = self.store.read(self.app)
-        if journal is not None and fresh_emulator and is_emulator_journal(journal):
-            self.progress(
-                f"discarding the journal of a previous emulator run ({self.store.path_for(self.app)})"
-            )
-            self.store.delete(self.app)
-        self.store.ensure_absent(self.app)
+        if journal is not None and fresh_emulator and _emulator_gone(journal):
+            explained = explain_journal(journal, self.store.path_for(self.app))
+            self.progress(f"{explained} ({'a real run removes it' if dry_run else 'removed'})")
+            if dry_run:
+                journal = None
+            else:
+                self.store.delete(self.app)
+                forget_emulator(self.store, self.app, journal.emulator)
+        if journal is not None:
+            self.store.ensure_absent(self.app)
+        for formation in formations:
+            self.check_formation(formation, local=local, prices=price_table())
 
     def clear(self, platform: PlatformTarget, changes: Sequence[Sequence[ProcessChange]]) -> Cleared:
         """The read-only platform checks: preflight, then each target within the ceilings and the
         offered load within the guideline. Nothing has changed when this raises."""
         facts = preflight(platform.client, self.app, local=platform.local, process_type=self.process_type)
         formations = tuple(merge(facts.formation, change) for change in changes)
-        costs = tuple(self._check_formation(f, platform, facts.prices) for f in formations)
+        costs = tuple(self.check_formation(f, local=platform.local, prices=facts.prices) for f in formations)
         return Cleared(facts=facts, targets=formations, costs_per_hour_usd=costs)
 
-    def _check_formation(
-        self, formation: Formation, platform: PlatformTarget, prices: dict[str, float]
-    ) -> float:
+    def check_formation(self, formation: Formation, *, local: bool, prices: Mapping[str, float]) -> float:
+        """The ceilings (unless confirmed) and the offered-load guideline; returns the USD/hour."""
         cost = check_formation_limits(
             formation,
             max_dynos_per_type=self.guards.max_dynos_per_type,
@@ -131,7 +145,7 @@ class SafeScale:
         for rate in self.offered_rps:
             check_offered_rate(
                 rate,
-                emulator=platform.local,
+                emulator=local,
                 approval_ref=self.approval_ref,
                 formation=formation,
                 process_type=self.process_type,
@@ -157,5 +171,6 @@ class SafeScale:
             timeout_s=timeout_s,
             restore_on_success=not keep_scaled,
             signals=signals,
+            emulator=platform.emulator_ref,
             progress=self.progress,
         )

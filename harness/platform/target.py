@@ -18,11 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from harness.config import Config, Platform
 from harness.errors import AuthError
 from harness.platform.auth import ApiToken, TokenSource, find_token
-from harness.platform.heroku import HerokuClient
+from harness.platform.heroku import DEFAULT_API_URL, HerokuClient, is_loopback_host
+from harness.platform.journal import EmulatorRef, JournalStore
+from harness.platform.recovery import emulator_alive, forget_emulator, remember_emulator
 
 if TYPE_CHECKING:
     from harness.emulator.process import EmulatorProcess
@@ -31,7 +34,9 @@ __all__ = [
     "DEMO_APP_DIR",
     "PlatformKind",
     "PlatformTarget",
+    "emulator_platform",
     "env_platform",
+    "is_local",
     "open_platform",
     "uses_emulator",
 ]
@@ -53,6 +58,7 @@ class PlatformTarget:
     client: HerokuClient
     local: bool  # the API is on this machine (loopback): loopback load targets are allowed
     emulator: EmulatorProcess | None = None  # the emulator harness started (and stops) for this command
+    emulator_ref: EmulatorRef | None = None  # how a later command finds it (journaled with any change)
 
     @property
     def started_here(self) -> bool:
@@ -89,6 +95,28 @@ def uses_emulator(config: Config, environ: Mapping[str, str] | None = None) -> b
     return False
 
 
+def is_local(config: Config, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the platform will be on this machine, before any client exists: the emulator harness
+    starts, or a `HEROKU_API_URL` on loopback (an emulator the user runs)."""
+    if uses_emulator(config, environ):
+        return True
+    env = os.environ if environ is None else environ
+    return is_loopback_host(urlsplit(env.get("HEROKU_API_URL") or DEFAULT_API_URL).hostname)
+
+
+def emulator_platform(ref: EmulatorRef) -> PlatformTarget | None:
+    """A client for a still-running emulator that `harness run` started, with the token from its
+    0600 file; None when it is gone."""
+    if not emulator_alive(ref):
+        return None
+    try:
+        token = Path(ref.token_file).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    client = HerokuClient(ApiToken(token, TokenSource.ARGUMENT), ref.api_url)
+    return PlatformTarget(client=client, local=True)
+
+
 def env_platform(environ: Mapping[str, str] | None = None) -> PlatformTarget:
     """The platform the environment names (`HEROKU_API_URL`, `HEROKU_API_KEY` or netrc), like the
     Heroku CLI; the caller closes `target.client`."""
@@ -101,9 +129,12 @@ def _quiet(_: str) -> None:
 
 
 @contextmanager
-def open_platform(config: Config, *, progress: Callable[[str], None] = _quiet) -> Iterator[PlatformTarget]:
+def open_platform(
+    config: Config, *, progress: Callable[[str], None] = _quiet, store: JournalStore | None = None
+) -> Iterator[PlatformTarget]:
     """The target's platform for the length of a command: a local emulator started (and always
-    stopped) here, or the environment's Heroku client (always closed)."""
+    stopped) here, or the environment's Heroku client (always closed). `store`: where the
+    emulator's token file goes (default: the state dir)."""
     if not uses_emulator(config):
         target = env_platform()
         try:
@@ -111,13 +142,16 @@ def open_platform(config: Config, *, progress: Callable[[str], None] = _quiet) -
         finally:
             target.client.close()
         return
-    with _started_emulator(config, progress) as target:
+    with _started_emulator(config, progress, store or JournalStore()) as target:
         yield target
 
 
 @contextmanager
-def _started_emulator(config: Config, progress: Callable[[str], None]) -> Iterator[PlatformTarget]:
-    """Start the emulator with the target app (default: the demo app) and its config vars."""
+def _started_emulator(
+    config: Config, progress: Callable[[str], None], store: JournalStore
+) -> Iterator[PlatformTarget]:
+    """Start the emulator with the target app (default: the demo app) and its config vars; say
+    where its API is, with the token in a 0600 file, so `harness status` can look at it meanwhile."""
     from harness.emulator.process import EmulatorProcess  # a subprocess of its own: never gevent-patched
 
     app = config.target.app
@@ -127,7 +161,13 @@ def _started_emulator(config: Config, progress: Callable[[str], None]) -> Iterat
     emulator = EmulatorProcess.start(
         apps={app: app_dir}, token=token, boot_timeout_s=config.target.emulator.boot_timeout_s
     )
+    ref = None
     try:
+        ref = remember_emulator(store, app, pid=emulator.pid, api_url=emulator.api_url, token=token)
+        progress(
+            f"emulator API {ref.api_url} (pid {ref.pid}), token in {ref.token_file} (mode 0600); "
+            f"meanwhile `harness status --app {app}` looks at it"
+        )
         client = HerokuClient(ApiToken(token, TokenSource.ARGUMENT), emulator.api_url)
         try:
             if config.target.emulator.config_vars:
@@ -138,9 +178,10 @@ def _started_emulator(config: Config, progress: Callable[[str], None]) -> Iterat
                     idempotent=True,
                     app=app,
                 )
-            yield PlatformTarget(client=client, local=True, emulator=emulator)
+            yield PlatformTarget(client=client, local=True, emulator=emulator, emulator_ref=ref)
         finally:
             client.close()
     finally:
         emulator.stop()
+        forget_emulator(store, app, ref)
         progress("emulator stopped")

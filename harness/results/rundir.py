@@ -58,7 +58,7 @@ class RunDir:
             record = RunRecord.model_validate(upgrade(json.loads(text)))
         except (json.JSONDecodeError, ValidationError) as exc:
             raise ResultsError(f"{path / RUN_JSON} cannot be read: {first_line(exc)}.") from None
-        return cls(path, effective_status(record))
+        return cls(path, effective_status(record, died_in=_last_phase(path)))
 
     @property
     def interrupted(self) -> bool:
@@ -107,11 +107,26 @@ def _writer_alive(writer: WriterInfo | None) -> bool:
     return writer.pid_started_ts is None or abs(started - writer.pid_started_ts) < 1.0
 
 
-def effective_status(record: RunRecord) -> RunRecord:
+def _last_phase(path: Path) -> str | None:
+    """'the load phase (load scenario shop-load)': the last phase events.jsonl recorded."""
+    phase = None
+    with contextlib.suppress(FileNotFoundError), open(path / EVENTS, encoding="utf-8") as f:
+        for line in f:
+            with contextlib.suppress(json.JSONDecodeError, AttributeError):
+                event = json.loads(line)
+                if event.get("event") == "phase":
+                    detail = f" ({event['detail']})" if event.get("detail") else ""
+                    phase = f"the {event.get('phase')} phase{detail}"
+    return phase
+
+
+def effective_status(record: RunRecord, *, died_in: str | None = None) -> RunRecord:
+    """A run still 'running' whose writer is gone reads as incomplete, with where it stopped."""
     if record.status != RunStatus.RUNNING or _writer_alive(record.writer):
         return record
     pid = record.writer.pid if record.writer else "?"
-    failure = record.failure or f"the harness process (pid {pid}) stopped before finishing the run"
+    during = f" during {died_in}" if died_in else ""
+    failure = record.failure or f"the harness process (pid {pid}) stopped{during} before finishing the run"
     return record.model_copy(update={"status": RunStatus.INCOMPLETE, "failure": failure})
 
 

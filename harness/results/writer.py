@@ -11,7 +11,7 @@ import os
 import platform
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from harness import __version__
-from harness.measurements import BreakingPoint, RunVerdict, ScenarioResult
+from harness.measurements import BreakingPoint, RunVerdict, ScenarioResult, TimeseriesPoint
 from harness.results.files import (
     CSV_FILES,
     ENDPOINT_COLUMNS,
@@ -58,6 +58,7 @@ class RunWriter:
         self.path = path
         self.record = record
         self._finished = False
+        self._timeseries_before: bytes | None = None  # timeseries.csv before the running scenario
 
     @classmethod
     def _start(cls, path: Path, record: RunRecord) -> RunWriter:
@@ -101,10 +102,21 @@ class RunWriter:
         self._save()
         return self.record
 
+    def append_timeseries(self, points: Sequence[TimeseriesPoint]) -> None:
+        """Seconds of the running scenario as they are measured (fsynced), so a killed run keeps them;
+        `add_scenario` then replaces them with the scenario's final series."""
+        path = self.path / TIMESERIES_CSV
+        if self._timeseries_before is None:
+            self._timeseries_before = path.read_bytes()
+        append_csv(path, TIMESERIES_COLUMNS, [point.model_dump(mode="json") for point in points])
+
     def add_scenario(
         self, result: ScenarioResult, config: BaseModel | Mapping[str, Any] | None = None
     ) -> None:
         """Write a finished scenario: its rows to the CSVs, then its entry (with `config`) to run.json."""
+        if self._timeseries_before is not None:  # drop the rows appended while it ran
+            write_atomically(self.path / TIMESERIES_CSV, self._timeseries_before)
+            self._timeseries_before = None
         append_csv(self.path / TIMESERIES_CSV, TIMESERIES_COLUMNS, timeseries_rows(result))
         append_csv(self.path / STEPS_CSV, STEP_COLUMNS, step_rows(result))
         append_csv(self.path / ENDPOINTS_CSV, ENDPOINT_COLUMNS, endpoint_rows(result))

@@ -125,7 +125,7 @@ def test_kill_9_then_harness_restore(
     assert journal is not None and journal.original == BASE
     assert snapshot(client, APP) == journal.intended  # left scaled: only the journal knows better
     refused = invoke(["scale", "--app", APP, "web=2"], env)
-    assert refused.exit_code == 3
+    assert refused.exit_code == 2  # a refusal, like a guard
     assert f"harness restore --app {APP}" in refused.output
     result = invoke(["restore"], env)
     assert result.exit_code == 0, result.output

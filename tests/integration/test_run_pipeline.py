@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import json
 import signal
+import stat
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from harness.emulator import EmulatorProcess
+from harness.results import RunDir, RunStatus
 from tests.harness_process import HarnessProcess
+from tests.integration.helpers import REPO
 from tests.integration.run_helpers import events, harness_env, run_dirs, web_formation, write_profile
 
 
@@ -84,7 +89,7 @@ def test_kill_9_during_load_then_harness_restore(
     assert (tmp_path / "state" / "journals" / "harness-demo.json").exists()
     refused = HarnessProcess(["run", "--scenarios", str(scenarios)], cwd=tmp_path, env=env)
     harness_runs.append(refused)
-    assert refused.wait(timeout_s=60) == 3
+    assert refused.wait(timeout_s=60) == 2  # a refusal, like a guard
     assert "harness restore --app harness-demo" in refused.output
     restore = HarnessProcess(["restore", "--app", "harness-demo"], cwd=tmp_path, env=env)
     harness_runs.append(restore)
@@ -164,4 +169,88 @@ def test_repeats_share_one_scale_up_and_a_series(tmp_path: Path, harness_runs: l
     harness_runs.append(compare)
     assert compare.wait(timeout_s=60) == 5, compare.output  # 2 + 2 repeats: no verdict
     assert "no verdict with 2 + 2 repeats" in compare.output
+    assert run.survivors() == []
+
+
+def test_a_bad_locustfile_is_refused_before_any_formation_change(
+    tmp_path: Path, harness_runs: list[HarnessProcess], outside_emulator: EmulatorProcess
+) -> None:
+    bad = tmp_path / "broken_search.py"
+    bad.write_text("from locust import HttpUser\nimport no_such_module_anywhere\n")
+    scenarios = write_profile(tmp_path)
+    # The load scenario's file is fine; only the stress scenario (run last) uses the broken one.
+    scenarios.write_text(scenarios.read_text().replace(f"{REPO}/locustfiles/search_only.py", str(bad)))
+    scenarios.write_text(
+        scenarios.read_text().replace("    locustfile: search\n    level", "    locustfile: shop\n    level")
+    )
+    env = harness_env(
+        tmp_path, HEROKU_API_URL=outside_emulator.api_url, HEROKU_API_KEY=outside_emulator.token
+    )
+    since = max((e["seq"] for e in outside_emulator.requests()), default=0)
+    run = HarnessProcess(["run", "--scenarios", str(scenarios)], cwd=tmp_path, env=env)
+    harness_runs.append(run)
+    assert run.wait(timeout_s=120) == 2, run.output
+    assert "no_such_module_anywhere" in run.output and "locustfiles.search" in run.output
+    assert [e for e in outside_emulator.requests(since) if e["method"] != "GET"] == []  # no PATCH at all
+    assert web_formation(outside_emulator) == (1, "Standard-1X")
+    assert run_dirs(tmp_path) == []
+    auto = HarnessProcess(["run", "--scenarios", str(scenarios)], cwd=tmp_path, env=harness_env(tmp_path))
+    harness_runs.append(auto)
+    assert auto.wait(timeout_s=120) == 2, auto.output
+    assert "starting the local emulator" not in auto.output  # refused before anything started
+
+
+def _emulator_of_the_run(tmp_path: Path, timeout_s: float = 60.0) -> dict[str, object]:
+    """The emulator note `harness run` writes for its own emulator (pid, API URL, token file)."""
+    note = tmp_path / "state" / "emulator" / "harness-demo.json"
+    deadline = time.monotonic() + timeout_s
+    while not note.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    data: dict[str, object] = json.loads(note.read_text())
+    return data
+
+
+@pytest.mark.parametrize("phase", ["scale", "load", "stress"])
+def test_kill_9_on_the_auto_started_emulator_then_restore_and_status_explain(
+    tmp_path: Path, harness_runs: list[HarnessProcess], phase: str
+) -> None:
+    scenarios = write_profile(tmp_path, hold_s=20)
+    env = harness_env(tmp_path)
+    run = HarnessProcess(["run", "--scenarios", str(scenarios)], cwd=tmp_path, env=env)
+    harness_runs.append(run)
+    note = _emulator_of_the_run(tmp_path)
+    token_file = Path(str(note["token_file"]))
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    run.expect(f"emulator API {note['api_url']}", timeout_s=60)
+    token = token_file.read_text().strip()
+    journal = tmp_path / "state" / "journals" / "harness-demo.json"
+    run.expect(f"== {phase}", timeout_s=240)
+    deadline = time.monotonic() + 60
+    while not journal.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if phase != "scale":
+        time.sleep(6)  # a few windows, so some seconds are measured and handed over
+    run.send(signal.SIGKILL)
+    run.wait(timeout_s=30)
+    emulator_pid = int(str(note["pid"]))
+    deadline = time.monotonic() + 30
+    while psutil.pid_exists(emulator_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)  # it follows its killed parent, with every dyno
+    status = HarnessProcess(["status"], cwd=tmp_path, env=env)
+    harness_runs.append(status)
+    assert status.wait(timeout_s=60) == 0, status.output
+    assert "local emulator it started" in status.output and "has stopped" in status.output
+    restore = HarnessProcess(["restore"], cwd=tmp_path, env=env)
+    harness_runs.append(restore)
+    assert restore.wait(timeout_s=60) == 0, restore.output
+    assert "nothing is left scaled" in restore.output and "Journal removed." in restore.output
+    assert not journal.exists() and not token_file.exists()
+    [run_dir] = run_dirs(tmp_path)
+    record = RunDir.open(run_dir).record
+    assert record.status == RunStatus.INCOMPLETE
+    assert f"during the {phase} phase" in (record.failure or ""), record.failure
+    if phase != "scale":
+        assert len(RunDir.open(run_dir).timeseries) > 0  # the seconds measured before the kill
+    for process in (run, status, restore):
+        assert token not in process.output
     assert run.survivors() == []

@@ -9,11 +9,12 @@ from click.testing import CliRunner
 
 from harness.cli.app import cli
 from harness.config import load_config
-from harness.pipeline import Phase, RunOptions, plan_run, selected_scenarios
+from harness.pipeline import Phase
 from harness.platform.guard import price_table
 from harness.platform.models import Formation, ProcessFormation
 from harness.platform.safe_scale import target_formation
 from harness.platform.target import uses_emulator
+from harness.run_plan import RunOptions, plan_run, selected_scenarios
 
 SHIPPED = Path(__file__).resolve().parents[2] / "scenarios.yaml"
 

@@ -51,7 +51,7 @@ def test_scale_refuses_while_a_journal_exists(runner: CliRunner, tmp_path: Path)
         Journal(app="shop-staging", api_host="api.heroku.com", original=web, intended=big)
     )
     result = runner.invoke(cli, ["scale", "--app", "shop-staging", "web=2"])
-    assert result.exit_code == 3
+    assert result.exit_code == 2  # a refusal, like a guard
     assert "harness restore --app shop-staging" in result.output
 
 

@@ -54,7 +54,7 @@ def test_stale_journal_refuses_and_says_how_to_restore(tmp_path: Path) -> None:
     store.write(journal())
     with pytest.raises(StaleJournalError, match="harness restore --app shop-staging") as info:
         store.ensure_absent("shop-staging")
-    assert info.value.exit_code == 3
+    assert info.value.exit_code == 2  # a refusal, like a guard
 
 
 def test_restore_commands_cover_every_type() -> None:
