@@ -112,7 +112,16 @@ class EndpointWindow(_Frozen):
     rps: float
     failures_per_s: float
     error_ratio: float
-    latency: Percentiles
+    latency: Percentiles  # service latency: from the request's actual send (Locust's response time)
+    # Arrival-rate mode: latency from each request's intended start slot (wrk2), so time spent
+    # waiting for a free user, a connection or a late generator counts; None in users mode.
+    intended_latency: Percentiles | None = None
+
+    def latency_for(self, basis: str = "intended") -> Percentiles:
+        """The latency an SLO judges: from the intended start ('intended', when measured) or 'service'."""
+        if basis == "intended" and self.intended_latency is not None:
+            return self.intended_latency
+        return self.latency
 
 
 class StepWindow(_Frozen):
@@ -129,6 +138,18 @@ class StepWindow(_Frozen):
     generator_cpu_percent: float | None = None  # load generator CPU (max over workers)
     generator_saturated: bool = False  # CPU above 90 %: the window's figures are not trustworthy
     aborted: bool = False  # an abort condition tripped during this window
+    # Arrival-rate mode (None in users mode): requests in flight (mean and peak), the open TCP
+    # connections to the target (peak of 1 s samples), the pacer's scheduling lag (p99, ms:
+    # how late requests started against the later of their slot and a free user), and the
+    # slots offered in the window but not sent in it.
+    concurrency_mean: float | None = None
+    concurrency_max: int | None = None
+    connections_max: int | None = None
+    schedule_lag_p99_ms: float | None = None
+    dropped_slots: int = 0
+    # Scheduling lag p99 above max(5 ms, 5 % of the p95 limit): like CPU saturation, the
+    # generator, not the app, may have set the figures.
+    generator_lagging: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -139,6 +160,11 @@ class StepWindow(_Frozen):
     def achieved_rps(self) -> float:
         """Completed requests per second over the window (all endpoints)."""
         return self.total.rps
+
+    @property
+    def generator_limited(self) -> bool:
+        """The generator (CPU or scheduling lag), not the app, may have limited this window."""
+        return self.generator_saturated or self.generator_lagging
 
 
 class TimeseriesPoint(_Frozen):
