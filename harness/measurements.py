@@ -24,6 +24,7 @@ __all__ = [
     "EndpointLimits",
     "EndpointWindow",
     "ErrorCount",
+    "LatencyBasis",
     "LevelInfo",
     "LevelMode",
     "Percentiles",
@@ -62,6 +63,13 @@ class LevelMode(enum.StrEnum):
     def describe(self, level: float) -> str:
         """'40 users' or '120 req/s' (`:g` formatting: no trailing zeros)."""
         return f"{level:g} {self.unit}"
+
+
+class LatencyBasis(enum.StrEnum):
+    """Which latency an SLO judges (arrival-rate mode; users mode has service latency only)."""
+
+    INTENDED = "intended"  # from each request's intended start slot: queueing and a late generator count
+    SERVICE = "service"  # from the moment the request was actually sent (Locust's response time)
 
 
 class ScenarioKind(enum.StrEnum):
@@ -178,9 +186,9 @@ class EndpointWindow(_Frozen):
     # waiting for a free user, a connection or a late generator counts; None in users mode.
     intended_latency: Percentiles | None = None
 
-    def latency_for(self, basis: str = "intended") -> Percentiles:
-        """The latency an SLO judges: from the intended start ('intended', when measured) or 'service'."""
-        if basis == "intended" and self.intended_latency is not None:
+    def latency_for(self, basis: LatencyBasis = LatencyBasis.INTENDED) -> Percentiles:
+        """The latency an SLO judges: from the intended start (when measured) or the service latency."""
+        if basis is LatencyBasis.INTENDED and self.intended_latency is not None:
             return self.intended_latency
         return self.latency
 
@@ -220,6 +228,7 @@ class SloLimits(_LatencyErrorLimits):
     min_rps: float | None = Field(default=None, gt=0)
     saturation_tolerance: float | None = Field(default=0.10, gt=0, lt=1)
     endpoints: tuple[EndpointLimits, ...] = ()
+    latency_basis: LatencyBasis = LatencyBasis.INTENDED  # latency limits judge this latency
 
 
 class StepWindow(_Frozen):
@@ -263,6 +272,16 @@ class StepWindow(_Frozen):
     def generator_limited(self) -> bool:
         """The generator (CPU or scheduling lag), not the app, may have limited this window."""
         return self.generator_saturated or self.generator_lagging
+
+    @property
+    def generator_note(self) -> str:
+        """Why the generator may have set this window's figures ('' when it did not)."""
+        notes = []
+        if self.generator_saturated:
+            notes.append(f"load generator saturated (CPU {self.generator_cpu_percent or 0:.0f} %)")
+        if self.generator_lagging:
+            notes.append(f"generator lagging (scheduling lag p99 {self.schedule_lag_p99_ms or 0:.0f} ms)")
+        return "; ".join(notes)
 
 
 class TimeseriesPoint(_Frozen):

@@ -56,6 +56,7 @@ __all__ = [
     "PacerCounters",
     "PacingMode",
     "Slot",
+    "latency_budget_for",
     "paced_user_classes",
     "users_for_rate",
 ]
@@ -63,6 +64,8 @@ __all__ = [
 # Users per req/s of offered rate: covers this many seconds of latency per request
 # before the rate can no longer be held (users ≈ R × (expected latency + margin)).
 LATENCY_BUDGET_S = 1.0
+# With latency limits, the budget is this multiple of the loosest one.
+BUDGET_PER_LIMIT = 2.0
 MIN_USERS = 4
 # A user idle this long closes its connections (its next request reconnects).
 IDLE_CLOSE_S = 1.0
@@ -386,3 +389,14 @@ def _paced(cls: type[User], pacer: Pacer) -> type[User]:
 def users_for_rate(rate: float, *, cap: int, latency_budget_s: float = LATENCY_BUDGET_S) -> int:
     """Users needed to offer `rate` req/s while each request may take up to `latency_budget_s`."""
     return max(MIN_USERS, min(cap, math.ceil(rate * latency_budget_s) + MIN_USERS))
+
+
+def latency_budget_for(limits_ms: list[float]) -> float:
+    """The latency budget (s) for a scenario whose latency limits are `limits_ms`.
+
+    Twice the loosest limit: by Little's law a step whose requests in flight reach
+    R × 2 × limit has a mean latency of twice the limit, so its verdict is "broken"
+    whether or not more users would have been sent; a bigger pool would only flood
+    the app with connections no real client population at that rate holds.
+    """
+    return BUDGET_PER_LIMIT * max(limits_ms) / 1000.0 if limits_ms else LATENCY_BUDGET_S
