@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ConfigError
-from harness.measurements import LevelMode
+from harness.measurements import LatencyBasis, LevelMode
 
 __all__ = [
     "AbortCondition",
@@ -104,6 +104,9 @@ class Slo(_Model):
     error_ratio: float | None = Field(default=None, ge=0, le=1)
     min_rps: float | None = Field(default=None, gt=0)
     endpoints: dict[str, EndpointSlo] = Field(default_factory=dict)
+    # Arrival-rate mode: judge latency from each request's intended start (queueing counts) or
+    # from its actual send ("service"); users mode always measures the latter.
+    latency_basis: LatencyBasis = LatencyBasis.INTENDED
 
 
 class AbortCondition(_Model):
@@ -268,7 +271,13 @@ class LoadGenerator(_Model):
     request_timeout_s: float = Field(default=35.0, gt=0)  # a little above the router's 30 s H12
     worker_join_timeout_s: float = Field(default=60.0, gt=0)  # how long to wait for workers to join
     pacing: Literal["uniform", "poisson"] = "uniform"  # arrival-rate mode: spacing of start slots
-    max_users: int = Field(default=2000, ge=1)  # arrival-rate mode: cap on the users that take the slots
+    max_users: int = Field(
+        default=2000, ge=1
+    )  # arrival-rate mode: cap on users, requests in flight, connections
+    # Arrival-rate mode: a step at R req/s holds up to R × this many requests in flight (more wait
+    # for a slot, and the wait counts as latency). Default: twice the scenario's loosest latency
+    # limit (beyond it every verdict is "broken" anyway), else 1 s.
+    latency_budget_s: float | None = Field(default=None, gt=0)
 
 
 class Config(_Model):

@@ -24,6 +24,7 @@ __all__ = [
     "EndpointLimits",
     "EndpointWindow",
     "ErrorCount",
+    "LatencyBasis",
     "LevelInfo",
     "LevelMode",
     "Percentiles",
@@ -62,6 +63,13 @@ class LevelMode(enum.StrEnum):
     def describe(self, level: float) -> str:
         """'40 users' or '120 req/s' (`:g` formatting: no trailing zeros)."""
         return f"{level:g} {self.unit}"
+
+
+class LatencyBasis(enum.StrEnum):
+    """Which latency an SLO judges (arrival-rate mode; users mode has service latency only)."""
+
+    INTENDED = "intended"  # from each request's intended start slot: queueing and a late generator count
+    SERVICE = "service"  # from the moment the request was actually sent (Locust's response time)
 
 
 class ScenarioKind(enum.StrEnum):
@@ -173,7 +181,16 @@ class EndpointWindow(_Frozen):
     rps: float
     failures_per_s: float
     error_ratio: float
-    latency: Percentiles
+    latency: Percentiles  # service latency: from the request's actual send (Locust's response time)
+    # Arrival-rate mode: latency from each request's intended start slot (wrk2), so time spent
+    # waiting for a free user, a connection or a late generator counts; None in users mode.
+    intended_latency: Percentiles | None = None
+
+    def latency_for(self, basis: LatencyBasis = LatencyBasis.INTENDED) -> Percentiles:
+        """The latency an SLO judges: from the intended start (when measured) or the service latency."""
+        if basis is LatencyBasis.INTENDED and self.intended_latency is not None:
+            return self.intended_latency
+        return self.latency
 
 
 class _LatencyErrorLimits(_Frozen):
@@ -211,6 +228,7 @@ class SloLimits(_LatencyErrorLimits):
     min_rps: float | None = Field(default=None, gt=0)
     saturation_tolerance: float | None = Field(default=0.10, gt=0, lt=1)
     endpoints: tuple[EndpointLimits, ...] = ()
+    latency_basis: LatencyBasis = LatencyBasis.INTENDED  # latency limits judge this latency
 
 
 class StepWindow(_Frozen):
@@ -227,6 +245,18 @@ class StepWindow(_Frozen):
     generator_cpu_percent: float | None = None  # load generator CPU (max over workers)
     generator_saturated: bool = False  # CPU above 90 %: the window's figures are not trustworthy
     aborted: bool = False  # an abort condition tripped during this window
+    # Arrival-rate mode (None in users mode): requests in flight (mean and peak), the open TCP
+    # connections to the target (peak of 1 s samples), the pacer's scheduling lag (p99, ms:
+    # how late requests started against the later of their slot and a free user), and the
+    # slots offered in the window but not sent in it.
+    concurrency_mean: float | None = None
+    concurrency_max: int | None = None
+    connections_max: int | None = None
+    schedule_lag_p99_ms: float | None = None
+    dropped_slots: int = 0
+    # Scheduling lag p99 above max(5 ms, 5 % of the p95 limit): like CPU saturation, the
+    # generator, not the app, may have set the figures.
+    generator_lagging: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -237,6 +267,21 @@ class StepWindow(_Frozen):
     def achieved_rps(self) -> float:
         """Completed requests per second over the window (all endpoints)."""
         return self.total.rps
+
+    @property
+    def generator_limited(self) -> bool:
+        """The generator (CPU or scheduling lag), not the app, may have limited this window."""
+        return self.generator_saturated or self.generator_lagging
+
+    @property
+    def generator_note(self) -> str:
+        """Why the generator may have set this window's figures ('' when it did not)."""
+        notes = []
+        if self.generator_saturated:
+            notes.append(f"load generator saturated (CPU {self.generator_cpu_percent or 0:.0f} %)")
+        if self.generator_lagging:
+            notes.append(f"generator lagging (scheduling lag p99 {self.schedule_lag_p99_ms or 0:.0f} ms)")
+        return "; ".join(notes)
 
 
 class TimeseriesPoint(_Frozen):

@@ -39,6 +39,8 @@ once, whatever the window says.
 
 A window measured while the load generator was saturated is ignored and re-run
 once; twice means the generator cannot produce that level, which ends the search.
+A window whose scheduling lag says the generator started requests late
+(`generator_lagging`) is re-run once too; the second is judged and flagged.
 """
 
 from __future__ import annotations
@@ -183,22 +185,28 @@ class _Search(TrialEstimates):
     def _measure(
         self, kind: StepKind, level: float, hold_s: float, label: str
     ) -> Generator[StepPlan, StepWindow, Trial]:
-        """Run one search step; a generator-saturated window is re-run once, then ends the search."""
+        """Run one search step; a window the generator may have limited is re-run once.
+
+        Saturated twice (CPU) ends the search; lagging twice (scheduling lag) is judged,
+        and flagged: the intended-start latency then holds some of the generator's delay.
+        """
         for attempt in range(2):
             plan = self._plan(kind, level, hold_s, self.params.ramp_s, label)
             window = yield from self._receive(plan)
             if window.aborted:
                 return self._aborted(level, window)
-            if not window.generator_saturated:
+            if not window.generator_limited or (attempt == 1 and not window.generator_saturated):
                 break
-            cpu = window.generator_cpu_percent
-            self._record(window, None, f"ignored: load generator saturated (CPU {cpu or 0:.0f}%)")
+            self._record(window, None, f"ignored: {window.generator_note}")
             if attempt == 1:
                 self._generator_limit(level)
         judgement = judge(window, self.params.limits, expected_rps=self._expected_rps(level))
         trial = Trial(level=level, window=window, judgement=judgement)
         self.trials.append(trial)
-        self._record(window, judgement, "re-test" if label == "re-test" else "")
+        notes = ["re-test" if label == "re-test" else "", window.generator_note]
+        self._record(window, judgement, "; ".join(n for n in notes if n))
+        if window.generator_lagging:
+            self.notes.append(f"step {plan.index}: {window.generator_note} twice: judged, figures flagged")
         if kind is StepKind.CONFIRM and not trial.ok:
             self._confirm_failed(trial)
         return trial

@@ -9,6 +9,11 @@ caller (the breaking-point search) supplies it from a lower level that was
 still good, scaled by the level (per-user throughput should stay constant
 while the app keeps up).
 
+Latency limits judge, in arrival-rate mode, the latency from each request's
+intended start slot by default (`SloLimits.latency_basis`): time spent queued
+behind a slow app counts, as it does for a real user (wrk2's correction of
+coordinated omission); users mode has the service latency only.
+
 `judge()` returns one `Verdict` per criterion, in a fixed priority order, so
 "which broke first" is stable: errors, then latency (lowest percentile
 first: a broken median means most users suffer), then saturation, then the
@@ -73,6 +78,7 @@ def slo_limits(slo: Slo, *, saturation_tolerance: float | None = 0.10) -> SloLim
         min_rps=slo.min_rps,
         saturation_tolerance=saturation_tolerance,
         endpoints=endpoints,
+        latency_basis=slo.latency_basis,
     )
 
 
@@ -185,15 +191,18 @@ def _error_verdicts(window: StepWindow, limits: SloLimits) -> Iterator[Verdict]:
 
 
 def _latency_verdicts(window: StepWindow, limits: SloLimits) -> Iterator[Verdict]:
+    """Latency limits, on the latency `limits.latency_basis` names (intended start, when measured)."""
+    basis = limits.latency_basis
     for field, name in LATENCY_PERCENTILES:
         limit = getattr(limits, field)
         if limit is not None:
-            yield _upper(field, None, limit, window.total.latency.get(name), "ms")
+            yield _upper(field, None, limit, window.total.latency_for(basis).get(name), "ms")
     for spec, endpoint in _matched(window, limits):
         for field, name in LATENCY_PERCENTILES:
             limit = getattr(spec, field)
             if limit is not None:
-                yield _upper(field, _endpoint_label(endpoint), limit, endpoint.latency.get(name), "ms")
+                measured = endpoint.latency_for(basis).get(name)
+                yield _upper(field, _endpoint_label(endpoint), limit, measured, "ms")
 
 
 def _saturation_verdicts(

@@ -29,7 +29,7 @@ from harness.config import (
 from harness.engine.plans import hold_plan, planned_seconds, spike_plan
 from harness.errors import LoadError
 from harness.load.locustfile import load_locustfile, select_user_classes
-from harness.load.pacing import PacingMode
+from harness.load.pacing import PacingMode, latency_budget_for
 from harness.load.progress import Progress
 from harness.load.runner import (
     INTERRUPTED_REASON,
@@ -41,6 +41,7 @@ from harness.load.runner import (
     ensure_reachable,
     run_steps,
 )
+from harness.load.slots import lag_limit_ms
 from harness.load.stats import error_counts_between
 from harness.measurements import (
     ErrorCount,
@@ -88,9 +89,19 @@ def session_options(
         spawn_rate=scenario.spawn_rate,
         pacing=PacingMode(generator.pacing),
         max_users=generator.max_users,
+        latency_budget_s=generator.latency_budget_s or latency_budget_for(_latency_limits_ms(scenario)),
+        lag_limit_ms=lag_limit_ms(scenario.slo.p95_ms),
         abort=scenario.abort,
         total_s=planned_seconds(scenario),
     )
+
+
+def _latency_limits_ms(scenario: Scenario) -> list[float]:
+    """Every latency limit of the scenario's SLO, in total and per endpoint (ms)."""
+    slo = scenario.slo
+    limits = [slo.p50_ms, slo.p95_ms, slo.p99_ms]
+    limits += [v for e in slo.endpoints.values() for v in (e.p50_ms, e.p95_ms, e.p99_ms)]
+    return [v for v in limits if v is not None]
 
 
 def run_scenario(
@@ -203,7 +214,7 @@ def _records(session: LoadSession, limits: SloLimits) -> list[StepRecord]:
         if window.plan.kind in (StepKind.RAMP, StepKind.WARMUP):
             records.append(StepRecord(window=window, note="warm-up: not judged"))
             continue
-        note = "load generator saturated" if window.generator_saturated else ""
+        note = window.generator_note
         records.append(step_record(window, judge(window, limits), note))
     return records
 

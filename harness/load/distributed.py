@@ -6,7 +6,8 @@ waits for remote ones (`harness worker --master-host ...`, or plain
 `locust --worker` in users mode). Two custom messages keep results exact and
 the same shape as a local run:
 
-- `harness_rate` tells each worker its share R / n of an arrival rate (its pacer);
+- `harness_rate` tells each worker its share R / n of an arrival rate and of the step's
+  concurrency ceiling (its pacer);
 - `harness_flush` makes every worker send its stats report *now* and answer
   `harness_flushed`; messages from one worker arrive in order, so once every
   worker has answered, the master's counters hold all requests completed up to
@@ -84,8 +85,8 @@ class MasterControl:
         """Connected workers that are `harness worker`s (they pace and answer flushes)."""
         return [c for c in self.clients() if c.id in self._harness_workers]
 
-    def set_rate(self, rate: float | None) -> None:
-        """Give each worker its share of an arrival rate (None: pacing off, users keep their wait_time)."""
+    def set_rate(self, rate: float | None, *, max_concurrency: int | None = None) -> None:
+        """Give each worker its share of an arrival rate and ceiling (None: pacing off)."""
         plain = len(self.clients()) - len(self.harness_workers())
         if rate is not None and plain:
             raise LoadError(
@@ -94,8 +95,10 @@ class MasterControl:
             )
         workers = max(1, len(self.clients()))
         share = None if rate is None else rate / workers
+        ceiling = None if max_concurrency is None else -(-max_concurrency // workers)
         for worker in self.harness_workers():
-            self.runner.send_message(RATE_MESSAGE, {"rate": share}, client_id=worker.id)
+            message = {"rate": share, "max_concurrency": ceiling}
+            self.runner.send_message(RATE_MESSAGE, message, client_id=worker.id)
 
     def flush(self) -> None:
         """Ask every worker for its stats now and wait for all answers (at most FLUSH_TIMEOUT_S)."""

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from locust import FastHttpUser, HttpUser, User
+from locust import FastHttpUser, User
 from locust.shape import LoadTestShape
 
 from harness.config import Config, LocustfileSpec, Scenario
 from harness.errors import LocustfileError
+from harness.load.connections import close_connections
 
 __all__ = [
     "LoadedLocustfile",
@@ -191,15 +192,7 @@ def _prepared(cls: type[User], timeout_s: float) -> type[User]:
         try:
             cls.on_stop(self)
         finally:
-            _close_connections(self)
+            close_connections(self)
 
     namespace["on_stop"] = on_stop
     return type(cls.__name__, (cls,), namespace)
-
-
-def _close_connections(user: User) -> None:
-    client = getattr(user, "client", None)
-    if isinstance(user, FastHttpUser) and user.client_pool is None:
-        user.client.client.clientpool.close()  # the user's own pool (a shared class pool stays open)
-    elif isinstance(user, HttpUser) and client is not None:
-        client.close()

@@ -13,20 +13,17 @@ handles aborts itself (`plan_handles_aborts`, the breaking-point search) and
 asks for another step: then the session acknowledges it (`clear_abort`) and
 goes on.
 
-Time comes from an injectable `Clock` so that the waiting logic has one seam.
+Time comes from an injectable `Clock` (`options.py`) so that the waiting logic
+has one seam; the per-second samples, abort conditions and progress line live
+in `monitor.py`.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
-import time
-from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
 
 import gevent
 import psutil
@@ -36,15 +33,16 @@ from locust.env import Environment
 from locust.event import Events
 from locust.exception import RPCError
 from locust.runners import CPU_WARNING_THRESHOLD, Runner
-from locust.stats import calculate_response_time_percentile, diff_response_time_dicts
 from locust.user.task import LOCUST_STATE_STOPPING
 
-from harness.config import AbortCondition
 from harness.errors import LoadError
+from harness.load.connections import ConnectionCounter
 from harness.load.distributed import LocalWorkers, MasterControl
 from harness.load.locustfile import prepare_user_classes
-from harness.load.pacing import Pacer, PacingMode, paced_user_classes, users_for_rate
-from harness.load.progress import Progress, ProgressState
+from harness.load.monitor import TICK_S, Gauges, SessionMonitor
+from harness.load.options import Clock, SessionOptions, WallClock, ensure_reachable
+from harness.load.pacing import Pacer, paced_user_classes, users_for_rate
+from harness.load.progress import Progress
 from harness.load.stats import RequestSink, StatsSnapshot, TimelineEntry, take_snapshot, window_between
 from harness.measurements import LevelMode, StepPlan, StepWindow, TimeseriesPoint
 
@@ -63,34 +61,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
-# How often the driver samples users, CPU and counters, checks abort conditions and redraws progress.
-TICK_S = 1.0
-# Progress figures are taken over this trailing window.
-PROGRESS_WINDOW_S = 5.0
 # At the end of a local run, users get this long to finish their request in flight before the kill.
 STOP_GRACE_S = 3.0
 # Locust warns above this spawn rate per process.
 MAX_SPAWN_RATE_PER_PROCESS = 100.0
-
-
-class Clock(Protocol):
-    """Where the driver gets the time (epoch seconds) and how it waits."""
-
-    def now(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class WallClock:
-    """Real time; sleeping yields to the gevent loop so users keep running."""
-
-    def now(self) -> float:
-        """Epoch seconds."""
-        return time.time()
-
-    def sleep(self, seconds: float) -> None:
-        """Cooperative sleep."""
-        gevent.sleep(seconds)
 
 
 INTERRUPTED_REASON = "interrupted (Ctrl-C or SIGTERM): the load was stopped early"
@@ -105,44 +79,12 @@ class ScenarioAborted(Exception):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SessionOptions:
-    """How to generate load for one scenario (from scenarios.yaml's `load_generator` and the scenario)."""
-
-    host: str
-    locustfile: Path  # workers import it themselves
-    workers: int = 0  # local `harness worker` processes to start
-    expect_workers: int = 0  # remote workers that must join
-    master_bind_host: str = "127.0.0.1"
-    master_bind_port: int = 0  # 0: a free port
-    worker_join_timeout_s: float = 60.0
-    request_timeout_s: float = 35.0
-    spawn_rate: float = 50.0
-    pacing: PacingMode = PacingMode.UNIFORM
-    max_users: int = 2000
-    abort: AbortCondition | None = None
-    total_s: float | None = None  # planned scenario length, for "time left"
-
-    @property
-    def distributed(self) -> bool:
-        """Whether a master with workers generates the load."""
-        return self.workers + self.expect_workers > 0
-
-
-@dataclass(frozen=True, kw_only=True)
 class Measured:
     """A measured step and the snapshots it came from (to aggregate consecutive windows exactly)."""
 
     window: StepWindow
     before: StatsSnapshot
     after: StatsSnapshot
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Sample:
-    ts: float
-    requests: int
-    failures: int
-    response_times: dict[int, int]
 
 
 class LoadSession:
@@ -166,15 +108,14 @@ class LoadSession:
         self.pacer = Pacer(mode=options.pacing)
         classes = prepare_user_classes(user_classes, options.request_timeout_s)
         self.user_classes = paced_user_classes(classes, self.pacer)
-        self.sink = RequestSink(clock=self.clock.now)
+        self.sink = RequestSink(clock=self.clock.now, pacer=self.pacer)
         self.measured: list[Measured] = []
         self.timeline: list[TimelineEntry] = []
-        self.users_by_second: dict[int, int] = {}
         self.cpu_warnings: list[str] = []
         self.abort_reason: str | None = None
         self.started_ts = 0.0
-        self._samples: deque[_Sample] = deque(maxlen=600)
-        self._cpu_samples: list[tuple[float, float]] = []
+        self._monitor: SessionMonitor | None = None
+        self._connections = ConnectionCounter(options.host)
         self._process = psutil.Process()
         self._env: Environment | None = None
         self._runner: Runner | None = None
@@ -225,8 +166,27 @@ class LoadSession:
             self._runner = env.create_local_runner()
             self.sink.attach(env.events)
         env.events.init.fire(environment=env, runner=self._runner, web_ui=None)
+        self._monitor = SessionMonitor(
+            env.stats,
+            Gauges(users=lambda: self.runner.user_count, cpu_percent=self._cpu_now),
+            clock=self.clock.now,
+            abort=self.options.abort,
+            progress=self.progress,
+        )
         self.started_ts = self.clock.now()
-        self._sample()
+        self.monitor.tick()
+
+    @property
+    def monitor(self) -> SessionMonitor:
+        """The per-second samples (after `start`)."""
+        if self._monitor is None:
+            raise RuntimeError("LoadSession.start() was not called")
+        return self._monitor
+
+    @property
+    def users_by_second(self) -> dict[int, int]:
+        """Running users by epoch second (for the time series)."""
+        return self.monitor.users_by_second
 
     def _start_master(self, env: Environment) -> None:
         host, port = self.options.master_bind_host, self.options.master_bind_port
@@ -286,7 +246,12 @@ class LoadSession:
             if isinstance(user, User):
                 user._state = LOCUST_STATE_STOPPING
         self.pacer.close()
-        env.stop_timeout = min(STOP_GRACE_S, self.options.request_timeout_s)
+        grace = min(STOP_GRACE_S, self.options.request_timeout_s)
+        # Wait for the users to leave (and the group to forget them: Locust's stop would
+        # otherwise log every finished greenlet it still finds there), then kill the rest.
+        runner.user_greenlets.join(timeout=grace)
+        gevent.sleep(0)
+        env.stop_timeout = grace
         runner.stop()
 
     # -- steps ------------------------------------------------------------------------------
@@ -297,11 +262,12 @@ class LoadSession:
         self.timeline.append(TimelineEntry(start_ts=self.clock.now(), plan=plan, offered_rps=offered))
         self._wait(plan.ramp_s, plan)
         before = self.snapshot()
-        cpu_from = len(self._cpu_samples)
+        cpu_from = len(self.monitor.cpu)
         self._wait(plan.hold_s, plan)
         after = self.snapshot()
-        cpu = [c for _, c in self._cpu_samples[cpu_from:]] or [self._cpu_now()]
+        cpu = [c for _, c in self.monitor.cpu[cpu_from:]] or [self._cpu_now()]
         saturated = max(cpu) > CPU_WARNING_THRESHOLD
+        peak = SessionMonitor.peak_between
         window = window_between(
             before,
             after,
@@ -311,6 +277,9 @@ class LoadSession:
             cpu_percent=max(cpu),
             saturated=saturated,
             aborted=self.abort_reason is not None,
+            concurrency_max=peak(self.monitor.concurrency, before.ts, after.ts),
+            connections_max=peak(self.monitor.connections, before.ts, after.ts),
+            lag_limit_ms=self.options.lag_limit_ms,
         )
         if saturated:
             self.cpu_warnings.append(
@@ -324,21 +293,40 @@ class LoadSession:
         """Apply a step's level now; returns the offered rate (arrival-rate mode) or None."""
         self._current = plan
         if plan.mode is LevelMode.ARRIVAL_RATE:
-            # Users only ever grow here: idle ones just wait for slots, and stopping users
-            # would kill requests in flight (and their connections) mid-run.
-            users = max(users_for_rate(plan.level, cap=self.options.max_users), self.runner.target_user_count)
-            self._set_rate(plan.level)
-            self._start_users(users, ramp_s=plan.ramp_s, fast=True)
+            # The step may hold up to `ceiling` requests in flight. Users only ever grow: idle
+            # ones cost a greenlet, not a connection (the pacer closes those), while stopping
+            # users would kill requests in flight.
+            ceiling = users_for_rate(
+                plan.level, cap=self.options.max_users, latency_budget_s=self.options.latency_budget_s
+            )
+            self._set_rate(plan.level, ceiling)
+            self._start_users(max(ceiling, self.runner.target_user_count), ramp_s=plan.ramp_s, fast=True)
+            self._watch_slots(True)
             return plan.level
-        self._set_rate(None)
+        self._set_rate(None, None)
+        self._watch_slots(False)
         self._start_users(round(plan.level), ramp_s=plan.ramp_s, fast=False)
         return None
 
-    def _set_rate(self, rate: float | None) -> None:
+    def _set_rate(self, rate: float | None, ceiling: int | None) -> None:
         if self._control is None:
-            self.pacer.set_rate(rate)
+            self.pacer.set_rate(rate, max_concurrency=ceiling)
         else:
-            self._control.set_rate(rate)
+            self._control.set_rate(rate, max_concurrency=ceiling)
+
+    def _watch_slots(self, paced: bool) -> None:
+        """Sample requests in flight and open connections each tick in arrival-rate mode only."""
+        if self._control is None:
+            peak, connections = self.pacer.take_peak, self._connections.count
+        else:
+            peak, connections = self.sink.slots.take_remote_peak, self.sink.slots.remote_connections
+        gauges = self.monitor.gauges
+        self.monitor.gauges = Gauges(
+            users=gauges.users,
+            cpu_percent=gauges.cpu_percent,
+            concurrency_peak=peak if paced else None,
+            connections=connections if paced else None,
+        )
 
     def _start_users(self, users: int, *, ramp_s: float, fast: bool) -> None:
         processes = max(1, self.options.workers + self.options.expect_workers)
@@ -360,6 +348,8 @@ class LoadSession:
         """One window from `first`'s start to `last`'s end (e.g. a whole hold made of several windows)."""
         between = self.measured[self.measured.index(first) : self.measured.index(last) + 1]
         cpu = [m.window.generator_cpu_percent or 0.0 for m in between]
+        concurrency = [m.window.concurrency_max for m in between if m.window.concurrency_max is not None]
+        connections = [m.window.connections_max for m in between if m.window.connections_max is not None]
         return window_between(
             first.before,
             last.after,
@@ -369,6 +359,9 @@ class LoadSession:
             cpu_percent=max(cpu) if cpu else None,
             saturated=any(m.window.generator_saturated for m in between),
             aborted=any(m.window.aborted for m in between),
+            concurrency_max=max(concurrency, default=None),
+            connections_max=max(connections, default=None),
+            lag_limit_ms=self.options.lag_limit_ms,
         )
 
     def clear_abort(self) -> None:
@@ -380,8 +373,7 @@ class LoadSession:
         if self.interrupted:
             raise RuntimeError("an interrupted session cannot go on")
         self.abort_reason = None
-        self._samples.clear()
-        self._sample()
+        self.monitor.restart()
 
     # -- waiting, sampling, abort, progress ---------------------------------------------------
 
@@ -393,8 +385,8 @@ class LoadSession:
             if remaining <= 0:
                 return
             self.clock.sleep(min(TICK_S, remaining))
-            self._sample()
-            self._check_abort()
+            self.monitor.tick()
+            self.abort_reason = self.monitor.abort_reason()
             self._check_stop()
             self._draw(plan)
 
@@ -403,20 +395,6 @@ class LoadSession:
             self.interrupted = True
             self.abort_reason = INTERRUPTED_REASON
 
-    def _sample(self) -> None:
-        now = self.clock.now()
-        total = self.environment.stats.total
-        self._samples.append(
-            _Sample(
-                ts=now,
-                requests=total.num_requests,
-                failures=total.num_failures,
-                response_times=dict(total.response_times),
-            )
-        )
-        self.users_by_second[int(now)] = self.runner.user_count
-        self._cpu_samples.append((now, self._cpu_now()))
-
     def _cpu_now(self) -> float:
         """Load-generator CPU %: this process, or the busiest worker."""
         if self._control is None:
@@ -424,58 +402,14 @@ class LoadSession:
         reported = [float(c.cpu_usage) for c in self._control.clients()]
         return max([*reported, *self.sink.worker_cpu.values(), 0.0])
 
-    def _trailing(self, seconds: float) -> tuple[_Sample, _Sample] | None:
-        """The oldest sample at least `seconds` old and the newest (None until the run is that long)."""
-        if len(self._samples) < 2:
-            return None
-        newest = self._samples[-1]
-        older = [s for s in self._samples if newest.ts - s.ts >= seconds - 0.5 * TICK_S]
-        return (older[-1], newest) if older else None
-
-    def _check_abort(self) -> None:
-        abort = self.options.abort
-        span = self._trailing(abort.for_s) if abort else None
-        if abort is None or span is None:
-            return
-        old, new = span
-        requests = new.requests - old.requests
-        ratio = (new.failures - old.failures) / requests if requests else 0.0
-        if requests and ratio > abort.error_ratio:
-            self.abort_reason = (
-                f"error ratio {ratio:.1%} over the last {abort.for_s:g} s exceeded the abort limit "
-                f"{abort.error_ratio:.1%}"
-            )
-
     def _draw(self, plan: StepPlan) -> None:
-        if self.progress is None:
-            return
-        span = self._trailing(PROGRESS_WINDOW_S) or (
-            (self._samples[0], self._samples[-1]) if self._samples else None
-        )
-        rps = p95 = ratio = None
-        if span is not None and span[1].ts > span[0].ts:
-            old, new = span
-            requests = new.requests - old.requests
-            rps = requests / (new.ts - old.ts)
-            ratio = (new.failures - old.failures) / requests if requests else 0.0
-            diff = diff_response_time_dicts(new.response_times, old.response_times)
-            timed = sum(diff.values())
-            p95 = float(calculate_response_time_percentile(diff, timed, 0.95)) if timed else None
         now = self.clock.now()
         left = (
             self.started_ts + self.options.total_s - now
             if self.options.total_s is not None
             else self._step_deadline - now
         )
-        state = ProgressState(
-            phase=plan.label or str(plan.kind),
-            users=self.runner.user_count,
-            rps=rps,
-            p95_ms=p95,
-            error_ratio=ratio,
-            time_left_s=max(0.0, left),
-        )
-        self.progress.update(state)
+        self.monitor.draw(plan.label or str(plan.kind), left)
 
     def _on_cpu_warning(self, environment: Environment, cpu_usage: float, **_: Any) -> None:
         self.cpu_warnings.append(f"load generator CPU at {cpu_usage:.0f} % (Locust's cpu_warning)")
@@ -488,7 +422,7 @@ class LoadSession:
             start_ts=self.started_ts,
             end_ts=end,
             timeline=self.timeline,
-            users_by_second=self.users_by_second,
+            users_by_second=self.monitor.users_by_second,
         )
 
 
@@ -515,17 +449,3 @@ def run_steps(
     except StopIteration as stop:
         result: R = stop.value
         return result
-
-
-def ensure_reachable(host: str, timeout_s: float = 5.0) -> None:
-    """A LoadError up front when nothing listens at `host` (instead of a run of 100 % failures)."""
-    parts = urlsplit(host)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname or "localhost", port), timeout=timeout_s):
-            return
-    except OSError as exc:
-        raise LoadError(
-            f"cannot connect to {parts.scheme}://{parts.hostname}:{port} ({exc.strerror or exc}). "
-            "Check --host (or that the emulator/app is running) and retry."
-        ) from None

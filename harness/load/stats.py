@@ -9,9 +9,11 @@ and percentiles come from `diff_response_time_dicts` of the histograms
 
 `RequestSink` listens to the `request` event and keeps what Locust's stats do
 not: failures by kind and status, and per-second aggregates per endpoint for
-the time series. On a worker it ships them to the master inside Locust's own
-stats report (`report_to_master` / `worker_report`), so a master holds the same
-data as a local run and results have one shape either way.
+the time series, plus (in arrival-rate mode, `slots.SlotStats`) the latency
+from each request's intended start and the pacer's scheduling lag. On a worker
+it ships them to the master inside Locust's own stats report
+(`report_to_master` / `worker_report`), so a master holds the same data as a
+local run and results have one shape either way.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from locust.stats import (
     diff_response_time_dicts,
 )
 
+from harness.load.pacing import Pacer
+from harness.load.slots import EMPTY, SlotSnapshot, SlotStats
 from harness.measurements import (
     TOTAL,
     EndpointWindow,
@@ -81,6 +85,7 @@ class StatsSnapshot:
     entries: dict[tuple[str, str], EntryCounters]
     errors: dict[ErrorKey, int]
     error_examples: dict[ErrorKey, str]
+    slots: SlotSnapshot = EMPTY
 
 
 def _counters(entry: StatsEntry, *, method: str | None = None) -> EntryCounters:
@@ -104,11 +109,20 @@ def take_snapshot(stats: RequestStats, sink: RequestSink, ts: float) -> StatsSna
         entries=entries,
         errors=dict(sink.error_counts),
         error_examples=dict(sink.error_examples),
+        slots=sink.slots.snapshot(),
     )
 
 
-def endpoint_window(after: EntryCounters, before: EntryCounters | None, duration_s: float) -> EndpointWindow:
-    """One endpoint over a window: the difference of its counters and histograms."""
+def endpoint_window(
+    after: EntryCounters,
+    before: EntryCounters | None,
+    duration_s: float,
+    intended: tuple[dict[int, int], dict[int, int]] | None = None,
+) -> EndpointWindow:
+    """One endpoint over a window: the difference of its counters and histograms.
+
+    `intended` is the (after, before) pair of its intended-start histograms (arrival-rate mode).
+    """
     before = before or EntryCounters(method=after.method, name=after.name)
     requests = after.requests - before.requests
     failures = after.failures - before.failures
@@ -124,7 +138,16 @@ def endpoint_window(after: EntryCounters, before: EntryCounters | None, duration
         failures_per_s=failures * per_s,
         error_ratio=failures / requests if requests else 0.0,
         latency=_percentiles(histogram, timed, after.total_response_time_ms - before.total_response_time_ms),
+        intended_latency=_intended(*intended) if intended is not None else None,
     )
+
+
+def _intended(after: dict[int, int], before: dict[int, int]) -> Percentiles | None:
+    histogram = diff_response_time_dicts(after, before)
+    timed = sum(histogram.values())
+    if timed <= 0:
+        return None
+    return _percentiles(histogram, timed, sum(bucket * count for bucket, count in histogram.items()))
 
 
 def _percentiles(histogram: dict[int, int], timed: int, total_ms: float) -> Percentiles:
@@ -154,26 +177,63 @@ def window_between(
     cpu_percent: float | None = None,
     saturated: bool = False,
     aborted: bool = False,
+    concurrency_max: int | None = None,
+    connections_max: int | None = None,
+    lag_limit_ms: float | None = None,
 ) -> StepWindow:
-    """The `StepWindow` of `plan` measured between two snapshots."""
+    """The `StepWindow` of `plan` measured between two snapshots.
+
+    Slot figures (intended-start latency, lag, concurrency, dropped slots) are filled in
+    when the window saw paced slots; the step is flagged lagging above `lag_limit_ms`.
+    """
     duration = after.ts - before.ts
+    paced = after.slots.counters.due > before.slots.counters.due
     endpoints = [
-        endpoint_window(counters, before.entries.get(key), duration)
+        endpoint_window(
+            counters,
+            before.entries.get(key),
+            duration,
+            (after.slots.intended.get(key, {}), before.slots.intended.get(key, {})) if paced else None,
+        )
         for key, counters in sorted(after.entries.items(), key=lambda kv: (kv[0][1], kv[0][0]))
     ]
+    total_intended = (after.slots.intended_total, before.slots.intended_total) if paced else None
+    total = endpoint_window(after.total, before.total, duration, total_intended)
+    slot_fields = _slot_fields(before.slots, after.slots, duration, lag_limit_ms) if paced else {}
+    if paced:
+        slot_fields.update(concurrency_max=concurrency_max, connections_max=connections_max)
     return StepWindow(
         plan=plan,
         start_ts=before.ts,
         end_ts=after.ts,
         users=users,
         offered_rps=offered_rps,
-        total=endpoint_window(after.total, before.total, duration).model_copy(update={"name": TOTAL}),
+        total=total.model_copy(update={"name": TOTAL}),
         endpoints=[e for e in endpoints if e.requests > 0],
         errors=error_counts_between(before, after),
         generator_cpu_percent=cpu_percent,
         generator_saturated=saturated,
         aborted=aborted,
+        **slot_fields,
     )
+
+
+def _slot_fields(
+    before: SlotSnapshot, after: SlotSnapshot, duration_s: float, lag_limit_ms: float | None
+) -> dict[str, Any]:
+    """Mean concurrency, scheduling lag p99, lagging flag and unsent slots of a paced window."""
+    lag = diff_response_time_dicts(after.lag, before.lag)
+    lagged = sum(lag.values())
+    lag_p99 = float(calculate_response_time_percentile(lag, lagged, 0.99)) if lagged else None
+    start, end = before.counters, after.counters
+    return {
+        "concurrency_mean": round((end.busy_s - start.busy_s) / duration_s, 3) if duration_s > 0 else None,
+        "schedule_lag_p99_ms": lag_p99,
+        "dropped_slots": max(0, (end.due - start.due) - (end.taken - start.taken)),
+        "generator_lagging": bool(
+            lag_limit_ms is not None and lag_p99 is not None and lag_p99 > lag_limit_ms
+        ),
+    }
 
 
 def error_counts_between(before: StatsSnapshot, after: StatsSnapshot) -> list[ErrorCount]:
@@ -217,8 +277,16 @@ class TimelineEntry:
 class RequestSink:
     """Per-request listener: failure kinds and per-second aggregates, local or merged from workers."""
 
-    def __init__(self, *, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        pacer: Pacer | None = None,
+        connections: Callable[[], int] | None = None,
+    ) -> None:
         self._clock = clock
+        self.slots = SlotStats(pacer)
+        self._connections = connections  # a worker reports its open connections with its stats
         self.error_counts: dict[ErrorKey, int] = defaultdict(int)
         self.error_examples: dict[ErrorKey, str] = {}
         self.seconds: dict[int, dict[tuple[str, str], _Second]] = defaultdict(lambda: defaultdict(_Second))
@@ -265,6 +333,7 @@ class RequestSink:
         **_: Any,
     ) -> None:
         """Count one completed request in the current second (the `request` event's signature)."""
+        self.slots.on_request(request_type, name, response_time)
         second = int(self._clock())
         target = self._pending if self._forward else self.seconds
         bucket = target[second][(request_type, name)]
@@ -293,7 +362,9 @@ class RequestSink:
         ]
         self._pending.clear()
         self._pending_errors.clear()
-        return {"seconds": seconds, "errors": errors, "cpu": self._process.cpu_percent(None)}
+        connections = self._connections() if self._connections is not None else 0
+        cpu = self._process.cpu_percent(None)
+        return {"seconds": seconds, "errors": errors, "cpu": cpu, "slots": self.slots.report(connections)}
 
     def merge(self, client_id: str, payload: dict[str, Any]) -> None:
         """Add a worker's drained data (on the master)."""
@@ -306,6 +377,8 @@ class RequestSink:
             self.error_examples.setdefault(key, example)
         if payload.get("cpu") is not None:
             self.worker_cpu[client_id] = float(payload["cpu"])
+        if payload.get("slots"):
+            self.slots.merge(client_id, payload["slots"])
 
     def _on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         data[REPORT_KEY] = self.drain()

@@ -21,6 +21,7 @@ from locust.event import Events
 from locust.runners import WorkerRunner
 
 from harness.errors import LoadError
+from harness.load.connections import ConnectionCounter
 from harness.load.distributed import FLUSH_MESSAGE, FLUSHED_MESSAGE, HELLO_MESSAGE, RATE_MESSAGE
 from harness.load.locustfile import load_locustfile, prepare_user_classes
 from harness.load.pacing import Pacer, PacingMode, paced_user_classes
@@ -80,9 +81,17 @@ def serve_once(
             f"cannot reach the Locust master at {master_host}:{master_port} ({exc}). "
             "Start `harness load`/`harness run` with --expect-workers first, and check the port."
         ) from None
-    sink = RequestSink(clock=time.time)
+    counter: ConnectionCounter | None = None
+
+    def connections() -> int:  # the host is known once the master has sent the first spawn message
+        nonlocal counter
+        if counter is None and env.host:
+            counter = ConnectionCounter(env.host)
+        return counter.count() if counter is not None and pacer.rate is not None else 0
+
+    sink = RequestSink(clock=time.time, pacer=pacer, connections=connections)
     sink.attach(env.events, worker=True)
-    runner.register_message(RATE_MESSAGE, lambda environment, msg, **_: pacer.set_rate(msg.data["rate"]))
+    runner.register_message(RATE_MESSAGE, lambda environment, msg, **_: _set_rate(pacer, msg.data))
     runner.register_message(FLUSH_MESSAGE, lambda environment, msg, **_: _flush(runner, msg.data["seq"]))
     env.events.init.fire(environment=env, runner=runner, web_ui=None)
     runner.send_message(HELLO_MESSAGE, {"pacing": str(pacing)})
@@ -91,6 +100,10 @@ def serve_once(
     finally:
         pacer.close()
         sink.detach()
+
+
+def _set_rate(pacer: Pacer, data: dict[str, Any]) -> None:
+    pacer.set_rate(data["rate"], max_concurrency=data.get("max_concurrency"))
 
 
 def _flush(runner: WorkerRunner, seq: Any) -> None:

@@ -57,6 +57,7 @@ class SimulatedApp:
     cold_windows: int = 0  # the first N windows are `cold_factor` times slower (cold caches)
     cold_factor: float = 5.0
     generator_limit_rps: float | None = None  # the load generator saturates above this offered rate
+    lagging_windows: frozenset[int] = frozenset()  # step indexes where the generator starts requests late
     abort_error_ratio: float | None = None  # the abort condition trips at this error ratio
     abort_windows: frozenset[int] = frozenset()  # step indexes where the abort trips whatever the load
     thrash_factor: float = 1.0  # service rate while rejecting (< 1: overload wastes capacity)
@@ -212,6 +213,8 @@ class SimulatedApp:
             generator_cpu_percent=99.0 if saturated_generator else 40.0,
             generator_saturated=saturated_generator,
             aborted=aborted,
+            schedule_lag_p99_ms=40.0 if plan.index in self.lagging_windows else 1.0,
+            generator_lagging=plan.index in self.lagging_windows,
         )
 
 

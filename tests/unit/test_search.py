@@ -328,6 +328,20 @@ def test_a_saturated_load_generator_invalidates_its_windows_and_ends_the_climb()
     assert result.stop_reason is not None and "workers" in result.stop_reason
 
 
+def test_a_lagging_generator_window_is_re_run_once_and_then_judged_and_flagged() -> None:
+    app = SimulatedApp(slots=8, service_ms=20.0, lagging_windows=frozenset({1, 2, 5}))  # 400 req/s
+    result = _search(app, _params(start_level=50.0))
+    assert result.breaking_point.status == SearchStatus.FOUND
+    first, again = result.steps[1], result.steps[2]  # probe 2 lagged, and lagged again when re-run
+    assert (
+        first.note.startswith("ignored: generator lagging (scheduling lag p99 40 ms)") and not first.verdicts
+    )
+    assert again.verdicts and "generator lagging" in again.note
+    assert first.window.plan.level == again.window.plan.level
+    assert any("twice: judged, figures flagged" in n for n in result.notes)
+    assert 400 * 0.85 <= (result.breaking_point.sustainable_rps or 0) <= 400 * 1.05
+
+
 def test_the_step_budget_bounds_the_search() -> None:
     app = SimulatedApp(slots=4, service_ms=40.0)
     result = _search(app, _params(start_level=1.0, max_steps=5))

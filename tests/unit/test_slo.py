@@ -9,6 +9,7 @@ from harness.config import EndpointSlo, Slo
 from harness.measurements import (
     TOTAL,
     EndpointWindow,
+    LatencyBasis,
     LevelMode,
     Percentiles,
     StepKind,
@@ -177,3 +178,20 @@ def test_limits_convert_from_the_scenario_slo_including_method_prefixed_endpoint
         EndpointLimits(name="/search", method="GET", p99_ms=800),
         EndpointLimits(name="/checkout", error_ratio=0.0),
     )
+
+
+def test_latency_limits_judge_the_intended_start_latency_unless_told_to_judge_service_latency() -> None:
+    total = _endpoint(TOTAL, method="", p95=30.0).model_copy(
+        update={"intended_latency": Percentiles(p50_ms=60.0, p95_ms=450.0, p99_ms=900.0)}
+    )
+    window = _window(total=total)
+    intended = judge(window, SloLimits(p95_ms=200))
+    assert not intended.ok and intended.first_broken is not None
+    assert (intended.first_broken.criterion, intended.first_broken.measured) == ("p95_ms", 450.0)
+    service = judge(window, slo_limits(Slo(p95_ms=200, latency_basis=LatencyBasis.SERVICE)))
+    assert service.ok and service.verdicts[0].measured == 30.0
+
+
+def test_without_an_intended_start_latency_the_service_latency_is_judged() -> None:
+    judgement = judge(_window(mode=LevelMode.USERS), SloLimits(p95_ms=100))
+    assert judgement.ok and judgement.verdicts[0].measured == 80.0
