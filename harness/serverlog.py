@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "ClientRequest",
     "DynoEvent",
     "EventKind",
     "MetricSample",
@@ -47,7 +48,7 @@ _PAIR = re.compile(r'([A-Za-z_#][\w#.]*)=("(?:[^"\\]|\\.)*"|\S*)')
 _MS = re.compile(r"^(\d+(?:\.\d+)?)ms$")
 _MB = re.compile(r"^(\d+(?:\.\d+)?)MB$")
 _STATE = re.compile(r"^State changed from (\w+) to (\w+)")
-_R_ERROR = re.compile(r"^Error (R\d\d)\b")
+_R_ERROR = re.compile(r"^Error ([RL]\d\d)\b")
 _EXIT = re.compile(r"^Process exited with status (-?\d+)")
 _MEM_RUNNING = re.compile(r"^Process running mem=(\d+(?:\.\d+)?)M(?:B)?\((\d+(?:\.\d+)?)%\)")
 
@@ -92,7 +93,8 @@ class EventKind(enum.StrEnum):
     R14 = "R14"  # memory quota exceeded: the dyno swaps
     R15 = "R15"  # memory quota vastly exceeded: the dyno is killed
     MEMORY = "memory"  # Process running mem=…M(…%) (comes with R14/R15)
-    ERROR = "error"  # another `Error Rxx` line
+    L10 = "L10"  # logplex dropped lines (output buffer overflow): the log is incomplete
+    ERROR = "error"  # another `Error Rxx` / `Error Lxx` line
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,6 +125,18 @@ class Odd:
 
     why: str
     platform: bool  # from the platform (source heroku): safe to quote as an example
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRequest:
+    """One request as the load generator saw it, with the X-Request-Id it sent."""
+
+    ts: float  # when the response completed, epoch s
+    request_id: str
+    method: str
+    name: str  # the Locust endpoint name
+    response_time_ms: float
+    status: int | None
 
 
 ParsedLine = RouterRequest | MetricSample | DynoEvent | Other | Odd

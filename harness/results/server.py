@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.results.store import write_atomically
 from harness.serverlog import (
+    ClientRequest,
     DynoEvent,
     MetricSample,
     Odd,
@@ -268,18 +269,6 @@ def _record(line: str) -> RouterRequest | MetricSample | DynoEvent | None:
     except json.JSONDecodeError:
         return None
     return record_from_json(data) if isinstance(data, dict) else None
-
-
-@dataclass(frozen=True, slots=True)
-class ClientRequest:
-    """One request as the load generator saw it, with the X-Request-Id it sent."""
-
-    ts: float  # when the response completed, epoch s
-    request_id: str
-    method: str
-    name: str  # the Locust endpoint name
-    response_time_ms: float
-    status: int | None
 
 
 def write_client_requests(run_path: str | Path, requests: Iterable[ClientRequest]) -> int:
