@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.results.store import write_atomically
+from harness.results.files import write_atomically
 from harness.serverlog import (
     ClientRequest,
     DynoEvent,

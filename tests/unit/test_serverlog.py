@@ -111,6 +111,7 @@ def test_heroku_documented_metrics_line() -> None:
         ("Error R15 (Memory quota vastly exceeded)", EventKind.R15, "dyno", "web.3"),
         ("Error R10 (Boot timeout) -> Web process failed to bind", EventKind.R10, "dyno", "web.3"),
         ("Error R99 (Platform error)", EventKind.ERROR, "dyno", "web.3"),
+        ("Error L10 (output buffer overflow): 500 messages dropped", EventKind.L10, "dyno", "web.3"),
         ("Process running mem=1028M(200.9%)", EventKind.MEMORY, "memory_percent", 200.9),
     ],
 )
