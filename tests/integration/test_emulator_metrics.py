@@ -6,9 +6,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from harness.serverlog import DynoEvent, EventKind, MetricSample, parse_line
+from tests.integration.helpers import DEMO_DIR
 from tests.integration.runtime_driver import RuntimeProcess
 
 # A web process that binds $PORT, then either burns CPU or holds MEMORY_MB of touched memory.
@@ -88,3 +90,35 @@ def test_r14_over_the_quota_and_r15_kills_at_twice_it(app: Path) -> None:
     assert EventKind.R14 in kinds and EventKind.MEMORY in kinds
     after_r15 = kinds[kinds.index(EventKind.R15) :]
     assert EventKind.EXIT in after_r15 and EventKind.CRASH in after_r15
+
+
+def test_leaking_demo_app_grows_per_request_into_r14() -> None:
+    runtime = RuntimeProcess(DEMO_DIR, metrics_interval_s=0.3, restart_crashed=False)
+    try:
+        runtime.call("formation", type="web", quantity=1, env={"DEMO_LEAK_KB": "4096"})
+        runtime.call("wait", type="web", count=1)
+        before = _rss(runtime)
+        with httpx.Client(base_url=runtime.web_url, timeout=10) as http:
+            for _ in range(30):
+                assert http.get("/").status_code == 200
+            time.sleep(1.0)
+            middle = _rss(runtime)
+            for _ in range(120):  # 150 x 4 MB: past the 512 MB quota
+                assert http.get("/").status_code == 200
+        runtime.call("wait_log", text="Error R14 (Memory quota exceeded)", timeout_s=20)
+        after = _rss(runtime)
+    finally:
+        runtime.close()
+    assert before + 100 < middle < after and after > 512
+
+
+def _rss(runtime: RuntimeProcess) -> float:
+    """The latest memory_rss sample of web.1 taken after now (waits for the next one)."""
+    seen = len(samples(runtime))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        memory = [s for s in samples(runtime)[seen:] if s.memory_rss_mb is not None]
+        if memory and memory[-1].memory_rss_mb is not None:
+            return memory[-1].memory_rss_mb
+        time.sleep(0.05)
+    raise AssertionError("no memory sample")
