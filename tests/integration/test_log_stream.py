@@ -125,3 +125,20 @@ def test_unknown_app_is_reported_and_bounded(emulator: EmulatorProcess, client: 
         wait_for("the stream to give up", lambda: stream.failed)
     assert len(errors) == 3 and "could not be opened" in errors[0]
     assert emulator.token not in " ".join(errors)
+
+
+def test_a_malformed_line_is_counted_and_the_stream_goes_on(
+    emulator: EmulatorProcess, client: HerokuClient, tmp_path: Path
+) -> None:
+    writer = ServerLogWriter(tmp_path)
+    with LogStream(client, APP, writer.feed) as stream:
+        assert stream.wait_connected(WAIT_S)
+        logged = emulator.log_line(APP, 'at=info method=GET path="/" service=fast status=200')
+        metrics = emulator.log_line(APP, "sample#load_avg_1m=lots", dyno="web.1")
+        sent = request_ids(emulator.web_url(APP), 3)
+        wait_for("the lines after the odd ones", lambda: _ids(tmp_path, writer) >= set(sent))
+    writer.close()
+    log = read_server_log(tmp_path)
+    assert log is not None and log.status.odd == 2
+    assert [e.line for e in log.status.odd_examples] == [logged, metrics]
+    assert "unreadable service=" in log.status.odd_examples[0].why
