@@ -24,6 +24,7 @@ from harness.errors import LoadError
 from harness.load.distributed import FLUSH_MESSAGE, FLUSHED_MESSAGE, HELLO_MESSAGE, RATE_MESSAGE
 from harness.load.locustfile import load_locustfile, prepare_user_classes
 from harness.load.pacing import Pacer, PacingMode, paced_user_classes
+from harness.load.request_ids import TAPE
 from harness.load.stats import RequestSink
 
 __all__ = ["run_worker", "serve_once"]
@@ -82,6 +83,7 @@ def serve_once(
         ) from None
     sink = RequestSink(clock=time.time)
     sink.attach(env.events, worker=True)
+    TAPE.attach(env.events, worker=True)
     runner.register_message(RATE_MESSAGE, lambda environment, msg, **_: pacer.set_rate(msg.data["rate"]))
     runner.register_message(FLUSH_MESSAGE, lambda environment, msg, **_: _flush(runner, msg.data["seq"]))
     env.events.init.fire(environment=env, runner=runner, web_ui=None)
@@ -91,6 +93,7 @@ def serve_once(
     finally:
         pacer.close()
         sink.detach()
+        TAPE.detach()
 
 
 def _flush(runner: WorkerRunner, seq: Any) -> None:
