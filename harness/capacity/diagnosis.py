@@ -207,10 +207,12 @@ def _queueing(step: StepServer, view: ServerView) -> _Case:
 
 
 def _on(code: str, view: ServerView) -> str:
-    """' on GET /search' when most of a code's errors came from one endpoint."""
+    """', all on GET /search' (or 'mostly') when one endpoint had most of a code's errors over the run."""
     mine = [c for c in view.codes if c.code == code]
     total = sum(c.count for c in mine)
-    return f", {mine[0].count} on {mine[0].endpoint}" if mine and mine[0].count >= 0.5 * total else ""
+    if not mine or mine[0].count < 0.5 * total:
+        return ""
+    return f", {'all' if mine[0].count == total else 'mostly'} on {mine[0].endpoint}"
 
 
 def _cpu(step: StepServer, baseline: StepServer | None, limit: float, size: str | None) -> _Case:

@@ -9,6 +9,7 @@
                    records dropped at the size limit, the stream's error if any
     requests.csv   REQUEST_COLUMNS: the client's side of requests it sent with an
                    X-Request-Id (a bounded sample), to match against router lines
+    server_view.json  the ServerView built from all of the above at the end of the run
 
 Lines are parsed as they arrive, so an odd line is only counted; nothing here
 raises on content. App output (source `app`) is counted, never stored: it may
@@ -42,12 +43,14 @@ from harness.serverlog import (
     record_from_json,
     record_to_json,
 )
+from harness.serverview import ServerView
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "REQUEST_COLUMNS",
     "SERVER_JSON",
     "SERVER_JSONL",
+    "SERVER_VIEW_JSON",
     "ClientRequest",
     "OddExample",
     "ServerLog",
@@ -56,11 +59,14 @@ __all__ = [
     "StreamStatus",
     "read_client_requests",
     "read_server_log",
+    "read_server_view",
     "write_client_requests",
+    "write_server_view",
 ]
 
 SERVER_JSONL = "server.jsonl"
 SERVER_JSON = "server.json"
+SERVER_VIEW_JSON = "server_view.json"
 REQUESTS_CSV = "requests.csv"
 REQUEST_COLUMNS = ["ts", "request_id", "method", "name", "response_time_ms", "status"]
 # 64 MiB of router records is about 300,000 requests; metrics and dyno events get this much more.
@@ -311,4 +317,17 @@ def _client_row(row: dict[str, Any]) -> ClientRequest | None:
             status=int(status) if status.isdigit() else None,
         )
     except (KeyError, TypeError, ValueError):
+        return None
+
+
+def write_server_view(run_path: str | Path, view: ServerView) -> None:
+    """server_view.json, atomically."""
+    write_atomically(Path(run_path) / SERVER_VIEW_JSON, view.model_dump_json(indent=1).encode())
+
+
+def read_server_view(run_path: str | Path) -> ServerView | None:
+    """server_view.json of a run; None when absent or unreadable (an older or a killed run)."""
+    try:
+        return ServerView.model_validate_json((Path(run_path) / SERVER_VIEW_JSON).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValidationError):
         return None

@@ -110,7 +110,7 @@ def test_router_queueing_measured_on_matched_requests() -> None:
     d = view.diagnosis
     assert d.bottleneck is Bottleneck.ROUTER_QUEUEING and d.evidence is Evidence.STRONG
     assert (
-        "20 H11, 20 on GET /products/:id, 3 H12" in d.text
+        "20 H11, all on GET /products/:id, 3 H12, all on GET /products/:id" in d.text
         and "159 ms outside the dyno" in d.text
         and "probe 1, 20 users" in d.text
     )
@@ -202,7 +202,7 @@ def test_h12_attributed_to_the_slow_endpoint_by_request_id() -> None:
     view = build_view([span(1, T0, level=5, p50=12.0)], fast + slow, [], [], fast_client + slow_client)
     assert [(c.code, c.endpoint, c.count) for c in view.codes] == [("H12", "GET /search", 7)]
     assert view.diagnosis.bottleneck is Bottleneck.APP_ERRORS  # requests did not wait: the endpoint is slow
-    assert "timed out 7 requests (H12, 7 on GET /search)" in view.diagnosis.text
+    assert "timed out 7 requests (H12, all on GET /search)" in view.diagnosis.text
     assert view.codes[0].service_p50_ms == 5000.0
     # Without the client's records the router path names it.
     bare = build_view([span(1, T0, level=5, p50=12.0)], fast + slow, [], [], [])
