@@ -11,13 +11,17 @@ end of a run builds it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+from harness.capacity.verdict import judge_run
 from harness.emulator.logs import format_line
+from harness.results import RunStatus, RunStore
 from harness.results.rundir import RunDir
 from harness.results.server import ServerLogWriter, write_client_requests, write_server_view
 from harness.server_capture import build_server_view
 from harness.serverlog import ClientRequest
 from harness.serverview import ServerView
+from tests.unit.results_synthetic import AppModel, synthetic_load, synthetic_meta, synthetic_stress
 
 ODD_LINE = 'at=info method=GET path="/" connect=soon service=18ms status=200'
 
@@ -36,6 +40,18 @@ def router_line(ts: float, rid: str, path: str, dyno: str, service_ms: float, *,
         f"dyno={dyno} connect=1ms service={service_ms:.0f}ms status={status} bytes=120 protocol=http",
         ts,
     )
+
+
+def synthetic_run(reports: Path) -> RunDir:
+    """A complete synthetic run (a load and a stress scenario) under `reports`, without a server log."""
+    writer = RunStore(reports).create("harness-demo", synthetic_meta())
+    app = AppModel()
+    writer.add_scenario(
+        synthetic_load(app), {"name": "expected-load", "kind": "load", "slo": {"p95_ms": 300}}
+    )
+    writer.add_scenario(synthetic_stress(app))
+    writer.finish(RunStatus.COMPLETE, judge=judge_run, test_duration_s=1800.0)
+    return RunDir.open(writer.path)
 
 
 def synthetic_server_log(run: RunDir, *, per_step: int = 120) -> ServerView:

@@ -10,11 +10,9 @@ import pytest
 from harness.report import render_report
 from harness.report.html import render_html
 from harness.report.machine import summary
-from harness.results import RunDir, RunStore
+from harness.results import RunDir
 from harness.serverview import Bottleneck, ServerView
-from tests.unit.results_synthetic import synthetic_meta
-from tests.unit.server_synthetic import synthetic_server_log
-from tests.unit.test_report_html import full_run
+from tests.unit.server_synthetic import synthetic_run, synthetic_server_log
 
 SERVER_CHARTS = [
     "Router service time against client latency",
@@ -27,8 +25,7 @@ SERVER_CHARTS = [
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunDir, ServerView, str]:
-    writer = RunStore(tmp_path_factory.mktemp("reports")).create("harness-demo", synthetic_meta())
-    run = full_run(writer)
+    run = synthetic_run(tmp_path_factory.mktemp("reports"))
     view = synthetic_server_log(run)
     return run, view, render_html(run)
 
@@ -88,8 +85,7 @@ def test_nothing_of_the_apps_output_reaches_the_run_or_report(served: tuple[RunD
 
 
 def test_a_run_without_a_log_stream_has_no_section(tmp_path: Path) -> None:
-    writer = RunStore(tmp_path / "reports").create("harness-demo", synthetic_meta())
-    run = full_run(writer)
+    run = synthetic_run(tmp_path / "reports")
     html = render_html(run)
     assert 'id="server"' not in html and summary(run)["server"] is None
     render_report(run.path)  # and the files are written as before
@@ -99,8 +95,7 @@ def test_missing_metrics_say_how_to_enable_them(tmp_path: Path) -> None:
     from harness.capacity.diagnosis import build_view
     from harness.results.server import write_server_view
 
-    writer = RunStore(tmp_path / "reports").create("harness-demo", synthetic_meta())
-    run = full_run(writer)
+    run = synthetic_run(tmp_path / "reports")
     write_server_view(run.path, build_view([], [], [], [], []))
     html = render_html(RunDir.open(run.path))
     assert "heroku labs:enable log-runtime-metrics" in html
