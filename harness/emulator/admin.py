@@ -6,7 +6,9 @@
 - `POST /rate-limit {remaining}`: set the bucket to that many calls;
 - `GET /requests[?since=SEQ]`, `DELETE /requests`: the journal of Platform API requests;
 - `POST /apps/{app}/dynos/{dyno}/crash`, `POST /apps/{app}/fail-next-boots {count}`,
-  `PATCH /apps/{app}/settings {RuntimeSettings fields}`, `GET /apps/{app}/processes` (pids, ports).
+  `PATCH /apps/{app}/settings {RuntimeSettings fields}`, `GET /apps/{app}/processes` (pids, ports);
+- `POST /apps/{app}/logs {message, source?, dyno?}`: put one line into the app's log (default
+  `heroku[router]`), e.g. a malformed router line, as a log stream would meet one.
 
 `EmulatorProcess` wraps each of them in a method.
 """
@@ -127,6 +129,21 @@ async def admin_processes(request: web.Request) -> web.Response:
     )
 
 
+async def admin_log_line(request: web.Request) -> web.Response:
+    """`POST /__emulator/apps/{app}/logs {message, source="heroku", dyno="router"}`: append one line."""
+    body = await json_body(request)
+    fields = {
+        "message": body.get("message"),
+        "source": body.get("source", "heroku"),
+        "dyno": body.get("dyno", "router"),
+    }
+    if not all(isinstance(v, str) and "\n" not in v for v in fields.values()):
+        raise ApiError(422, "invalid_params", "message, source and dyno must be one-line strings.")
+    buffer = context_of(request).controller.log_buffer(app_of(request))
+    line = buffer.append(fields["source"], fields["dyno"], fields["message"])
+    return web.json_response({"line": line})
+
+
 ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", ADMIN_PREFIX + "faults", admin_fail_next),
     ("DELETE", ADMIN_PREFIX + "faults", admin_clear_faults),
@@ -138,4 +155,5 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", ADMIN_PREFIX + "apps/{app}/fail-next-boots", admin_fail_boots),
     ("PATCH", ADMIN_PREFIX + "apps/{app}/settings", admin_settings),
     ("GET", ADMIN_PREFIX + "apps/{app}/processes", admin_processes),
+    ("POST", ADMIN_PREFIX + "apps/{app}/logs", admin_log_line),
 ]

@@ -17,10 +17,12 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import math
 import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ import psutil
 from harness.emulator.sizes import DynoSize
 
 __all__ = [
+    "LoadAverage",
     "MetricsSample",
     "dyno_environment",
     "format_metrics",
@@ -155,18 +158,51 @@ class MetricsSample:
     pgpgout: int
 
 
-def sample_metrics(pid: int) -> MetricsSample | None:
-    """Memory of the dyno's process and its children, plus the machine's load average; None if gone."""
+class LoadAverage:
+    """A dyno's own 1/5/15-minute load average, from its process tree's CPU time.
+
+    The kernel's figure is machine-wide; a dyno's is its container's. Here each
+    sample's CPU use since the last one (CPU-seconds per second: busy cores)
+    is folded into exponentially damped averages as the kernel does
+    (load = load·e^(-Δt/τ) + busy·(1 - e^(-Δt/τ)), τ = 60, 300, 900 s). Tasks
+    waiting for a CPU are not seen, so on a crowded machine it reads low.
+    """
+
+    _TAUS_S = (60.0, 300.0, 900.0)
+
+    def __init__(self) -> None:
+        self.values = (0.0, 0.0, 0.0)
+        self._last: tuple[float, float] | None = None  # (wall time, cpu seconds)
+
+    def update(self, cpu_s: float, now: float, started: float) -> tuple[float, float, float]:
+        """Fold in the tree's total CPU seconds at `now` (first call: since `started`)."""
+        then, cpu_then = self._last if self._last is not None else (started, 0.0)
+        elapsed = now - then
+        if elapsed > 0:
+            busy = max(0.0, cpu_s - cpu_then) / elapsed
+            decay = [math.exp(-elapsed / tau) for tau in self._TAUS_S]
+            one, five, fifteen = (v * d + busy * (1 - d) for v, d in zip(self.values, decay, strict=True))
+            self.values = (one, five, fifteen)
+        self._last = (now, cpu_s)
+        return self.values
+
+
+def sample_metrics(pid: int, load: LoadAverage | None = None) -> MetricsSample | None:
+    """Memory and CPU load of the dyno's process tree (its own, not the machine's); None if gone."""
     try:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
+        started = root.create_time()
     except psutil.Error:
         return None
-    rss = swap = 0.0
+    rss = swap = cpu_s = 0.0
     for process in processes:
         with contextlib.suppress(psutil.Error):
             rss += float(process.memory_info().rss)
-    return MetricsSample(os.getloadavg(), rss / 1e6, swap / 1e6, 0, 0)
+            times = process.cpu_times()
+            cpu_s += times.user + times.system
+    averages = load.update(cpu_s, time.time(), started) if load is not None else (0.0, 0.0, 0.0)
+    return MetricsSample(averages, rss / 1e6, swap / 1e6, 0, 0)
 
 
 def format_metrics(dyno_name: str, dyno_ref: str, sample: MetricsSample, quota_mb: float) -> list[str]:

@@ -213,6 +213,11 @@ class EmulatorProcess:
         """Change `RuntimeSettings` fields of one app now, e.g. `boot_delay_s=2, router_timeout_s=1`."""
         return dict(self._admin("PATCH", f"apps/{app}/settings", settings))
 
+    def log_line(self, app: str, message: str, *, source: str = "heroku", dyno: str = "router") -> str:
+        """Put one line into the app's log (e.g. a malformed router line); returns it as logged."""
+        body = {"message": message, "source": source, "dyno": dyno}
+        return str(self._admin("POST", f"apps/{app}/logs", body)["line"])
+
     def requests(self, since: int = 0) -> list[dict[str, Any]]:
         """Journal of API requests after `since`: method, path, query, headers (no Authorization), body."""
         return list(self._admin("GET", f"requests?since={since}"))

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.emulator.dynos import format_metrics, sample_metrics
+from harness.emulator.dynos import LoadAverage, format_metrics, sample_metrics
 from harness.emulator.logs import LogBuffer
 from harness.emulator.procfile import read_procfile
 from harness.emulator.router import Backend, Router, WebStatus
@@ -199,16 +199,35 @@ class AppRuntime:
 
     async def _metrics_loop(self) -> None:
         """Every `metrics_interval_s`, two runtime-metrics lines per up dyno (as log-runtime-metrics)."""
+        loads: dict[str, LoadAverage] = {}  # by process_ref: a restarted dyno starts from zero
         while True:
             await asyncio.sleep(max(0.05, self.settings.metrics_interval_s))
             for dyno in list(self._dynos.values()):
                 if dyno.info.state is not DynoState.UP or dyno.info.pid is None:
                     continue
-                sample = sample_metrics(dyno.info.pid)
+                load = loads.setdefault(dyno.process_ref, LoadAverage())
+                sample = sample_metrics(dyno.info.pid, load)
                 if sample is None:
                     continue
-                for line in format_metrics(dyno.name, dyno.process_ref, sample, dyno.spec.size.memory_mb):
+                quota = dyno.spec.size.memory_mb
+                for line in format_metrics(dyno.name, dyno.process_ref, sample, quota):
                     self.logs.append("heroku", dyno.name, line)
+                self._memory_errors(dyno, sample.rss_mb + sample.swap_mb, quota)
+            live = {d.process_ref for d in self._dynos.values()}
+            for ref in [ref for ref in loads if ref not in live]:
+                del loads[ref]
+
+    def _memory_errors(self, dyno: Dyno, used_mb: float, quota_mb: float) -> None:
+        """Heroku's R14 over the quota; R15 and a SIGKILL at twice it (NOTES §3.2)."""
+        if used_mb <= quota_mb:
+            return
+        dyno.log(f"Process running mem={used_mb:.0f}M({100 * used_mb / quota_mb:.1f}%)")
+        if used_mb < 2 * quota_mb:
+            dyno.log("Error R14 (Memory quota exceeded)")
+            return
+        dyno.log("Error R15 (Memory quota vastly exceeded)")
+        dyno.log("Stopping process with SIGKILL")
+        dyno.kill()
 
     def _check_open(self) -> None:
         if self._closed:

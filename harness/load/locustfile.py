@@ -26,6 +26,7 @@ from locust.shape import LoadTestShape
 from harness.config import Config, LocustfileSpec, Scenario
 from harness.errors import LocustfileError
 from harness.load.connections import close_connections
+from harness.load.request_ids import with_request_ids
 
 __all__ = [
     "LoadedLocustfile",
@@ -176,7 +177,8 @@ def prepare_user_classes(classes: list[type[User]], timeout_s: float) -> list[ty
     The Heroku router answers H12/503 after 30 s; a FastHttpUser client timeout a
     little above that observes the router's answer instead of cutting it off
     (classes that set their own timeouts keep them). A stopped user closes its
-    connections at once instead of leaving them to the garbage collector.
+    connections at once instead of leaving them to the garbage collector. Every
+    request carries an X-Request-Id (`request_ids`), so router lines join the client's.
     """
     return [_prepared(cls, timeout_s) for cls in classes]
 
@@ -195,4 +197,5 @@ def _prepared(cls: type[User], timeout_s: float) -> type[User]:
             close_connections(self)
 
     namespace["on_stop"] = on_stop
+    with_request_ids(namespace, cls)
     return type(cls.__name__, (cls,), namespace)

@@ -43,6 +43,7 @@ from harness.load.monitor import TICK_S, Gauges, SessionMonitor
 from harness.load.options import Clock, SessionOptions, WallClock, ensure_reachable
 from harness.load.pacing import Pacer, paced_user_classes, users_for_rate
 from harness.load.progress import Progress
+from harness.load.request_ids import TAPE
 from harness.load.stats import RequestSink, StatsSnapshot, TimelineEntry, take_snapshot, window_between
 from harness.measurements import LevelMode, StepPlan, StepWindow, TimeseriesPoint
 
@@ -165,6 +166,7 @@ class LoadSession:
         else:
             self._runner = env.create_local_runner()
             self.sink.attach(env.events)
+            TAPE.attach(env.events)
         env.events.init.fire(environment=env, runner=self._runner, web_ui=None)
         self._monitor = SessionMonitor(
             env.stats,
@@ -199,6 +201,7 @@ class LoadSession:
             ) from None
         self._runner = runner
         self.sink.attach(env.events, master=True)
+        TAPE.attach(env.events, master=True)
         self._control = MasterControl(runner)
         expected = self.options.workers + self.options.expect_workers
         if self.options.workers:
@@ -227,6 +230,7 @@ class LoadSession:
             if self._workers is not None:
                 self._workers.stop()
             self.sink.detach()
+            TAPE.detach()
             if env is not None and self._on_cpu_warning in env.events.cpu_warning._handlers:
                 env.events.cpu_warning.remove_listener(self._on_cpu_warning)
             if self._control is not None:

@@ -25,6 +25,7 @@ from harness.load.connections import ConnectionCounter
 from harness.load.distributed import FLUSH_MESSAGE, FLUSHED_MESSAGE, HELLO_MESSAGE, RATE_MESSAGE
 from harness.load.locustfile import load_locustfile, prepare_user_classes
 from harness.load.pacing import Pacer, PacingMode, paced_user_classes
+from harness.load.request_ids import TAPE
 from harness.load.stats import RequestSink
 
 __all__ = ["run_worker", "serve_once"]
@@ -91,6 +92,7 @@ def serve_once(
 
     sink = RequestSink(clock=time.time, pacer=pacer, connections=connections)
     sink.attach(env.events, worker=True)
+    TAPE.attach(env.events, worker=True)
     runner.register_message(RATE_MESSAGE, lambda environment, msg, **_: _set_rate(pacer, msg.data))
     runner.register_message(FLUSH_MESSAGE, lambda environment, msg, **_: _flush(runner, msg.data["seq"]))
     env.events.init.fire(environment=env, runner=runner, web_ui=None)
@@ -100,6 +102,7 @@ def serve_once(
     finally:
         pacer.close()
         sink.detach()
+        TAPE.detach()
 
 
 def _set_rate(pacer: Pacer, data: dict[str, Any]) -> None:

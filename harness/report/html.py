@@ -23,6 +23,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from harness import __version__
 from harness.measurements import TOTAL, LevelMode
 from harness.report import charts
+from harness.report.server_section import server_section
 from harness.report.summary import checks, criterion_label, verdict_sentence
 from harness.results.model import RunRecord, RunStatus, ScenarioEntry, format_number
 from harness.results.store import RunDir
@@ -78,6 +79,7 @@ def _context(run: RunDir) -> dict[str, Any]:
         "steps": _step_rows(run.steps),
         "scenarios": [_scenario_row(s) for s in record.scenarios],
         "events": [_event_row(e) for e in run.events],
+        "server": server_section(run),
         "generated": datetime.now(UTC),
         "renderer_version": __version__,
     }

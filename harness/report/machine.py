@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from harness.measurements import RunVerdict
+from harness.report.server_section import server_figures
 from harness.report.summary import Check, checks, verdict_sentence
 from harness.results.model import RunStatus
 from harness.results.store import RunDir
@@ -51,6 +52,7 @@ def summary(run: RunDir) -> dict[str, Any]:
         "scenarios": [
             {"name": s.name, "kind": s.kind, "status": s.status, "passed": s.passed} for s in record.scenarios
         ],
+        "server": server_figures(run),
     }
 
 

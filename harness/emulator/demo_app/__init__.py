@@ -23,6 +23,9 @@ a "slower release" is one ``PATCH /apps/{app}/config-vars`` away):
 - ``DEMO_SLOWDOWN``: a multiplier on every service time (default 1.0).
 - ``DEMO_SERVICE_MS_<NAME>``: one endpoint's service time in ms (NAME is
   HOME, PRODUCT, SEARCH or CHECKOUT).
+- ``DEMO_LEAK_KB``: a leaking release: every served request keeps this many KB
+  for good (default 0), up to ``DEMO_LEAK_MAX_MB`` (default 1200), so memory per
+  dyno rises and crosses the quota (R14 at 512 MB on Standard-1X, R15 at twice it).
 
 Default service times: ``/`` 10 ms, ``/products/<id>`` 20 ms, ``/search`` 40 ms,
 ``/checkout`` (POST) 80 ms, ``/health`` 0 ms (no slot). A Standard-1X dyno

@@ -18,6 +18,8 @@ __all__ = ["DEFAULT_SERVICE_MS", "DemoApp", "ServiceModel", "make_app"]
 DEFAULT_SERVICE_MS: dict[str, float] = {"home": 10.0, "product": 20.0, "search": 40.0, "checkout": 80.0}
 # Share of /checkout's service time that is real CPU work (hashing), the rest a simulated DB wait.
 CHECKOUT_CPU_SHARE = 0.1
+# A leaking demo app stops growing here (past R15's 2 x 512 MB), so it never takes the machine down.
+LEAK_MAX_MB = 1200
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -33,6 +35,8 @@ class ServiceModel:
 
     slots: int
     service_ms: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SERVICE_MS))
+    leak_kb: int = 0  # memory kept for good by every served request (a leaking release)
+    leak_max_mb: int = LEAK_MAX_MB
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceModel:
@@ -44,7 +48,9 @@ class ServiceModel:
         for name, default in DEFAULT_SERVICE_MS.items():
             raw = env.get(f"DEMO_SERVICE_MS_{name.upper()}", "")
             service[name] = (float(raw) if raw else default) * slowdown
-        return cls(slots=max(1, slots), service_ms=service)
+        leak_kb = int(env.get("DEMO_LEAK_KB", "") or 0)
+        leak_max_mb = int(env.get("DEMO_LEAK_MAX_MB", "") or LEAK_MAX_MB)
+        return cls(slots=max(1, slots), service_ms=service, leak_kb=max(0, leak_kb), leak_max_mb=leak_max_mb)
 
     def capacity_rps(self, endpoint: str) -> float:
         """One dyno's true capacity (req/s) when all traffic goes to `endpoint`."""
@@ -76,6 +82,7 @@ class DemoApp:
         self._slots = threading.BoundedSemaphore(model.slots)
         self._in_flight = 0
         self._lock = threading.Lock()
+        self._leaked: list[bytes] = []
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/") or "/"
@@ -89,7 +96,15 @@ class DemoApp:
             return self._json(start_response, {"error": "not found", "path": path}, status="404 Not Found")
         endpoint, handler = route
         self._serve_slot(endpoint)
+        self._leak()
         return handler(environ, start_response, path)
+
+    def _leak(self) -> None:
+        """Keep `leak_kb` of touched memory for good (resident, so RSS grows), up to `leak_max_mb`."""
+        size = self.model.leak_kb * 1024
+        if size and len(self._leaked) * size < self.model.leak_max_mb * 1024 * 1024:
+            with self._lock:
+                self._leaked.append(b"\x01" * size)
 
     def _route(self, method: str, path: str) -> tuple[str, Callable[..., Iterable[bytes]]] | None:
         if method == "GET" and path == "/":

@@ -1,0 +1,148 @@
+"""X-Request-Id on every request harness sends, and a bounded tape of what the client saw of each.
+
+Heroku's router keeps a client's `X-Request-Id` (20-200 of `[A-Za-z0-9+/=-]`)
+and logs it as `request_id`, so a router line can be joined to the client's
+own timing of the same request. `with_request_ids` makes a user class send a
+fresh uuid on every request that has none (a locustfile that sets its own
+keeps it) and pass the id to Locust's `request` event in its context.
+
+`RequestTape` listens to that event and keeps (time, id, endpoint, response
+time, status), at most `per_second` a second and `capacity` in all, so the
+memory cost is bounded on any run. On a worker it ships its records to the
+master inside Locust's stats report, as `RequestSink` does. One tape per
+process (`TAPE`): a harness process runs one test at a time, and the run's
+log capture drains it into the run directory.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from locust import User
+from locust.event import Events
+
+__all__ = ["REQUEST_ID_HEADER", "REQUEST_ID_KEY", "TAPE", "RequestTape", "TapedRequest", "with_request_ids"]
+
+REQUEST_ID_HEADER = "X-Request-Id"
+REQUEST_ID_KEY = "harness_request_id"  # the key in the request event's context
+REPORT_KEY = "harness_request_ids"
+# (ts, request id, method, name, response time ms, status)
+TapedRequest = tuple[float, str, str, str, float, int | None]
+
+
+def _wrapped(request: Callable[..., Any], session: Any) -> Callable[..., Any]:
+    def request_with_id(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        headers = dict(kwargs.get("headers") or {})
+        given = next((v for k, v in headers.items() if k.lower() == "x-request-id"), None)
+        defaults = getattr(session, "headers", None) or {}
+        if given is None and any(k.lower() == "x-request-id" for k in defaults):
+            return request(method, url, *args, **kwargs)  # the locustfile sets its own on the session
+        if given is None:
+            given = str(uuid.uuid4())
+            headers[REQUEST_ID_HEADER] = given
+            kwargs["headers"] = headers
+        kwargs["context"] = {**(kwargs.get("context") or {}), REQUEST_ID_KEY: str(given)}
+        return request(method, url, *args, **kwargs)
+
+    return request_with_id
+
+
+def with_request_ids(namespace: dict[str, object], cls: type[User]) -> None:
+    """Add to a subclass `namespace` of `cls` an `__init__` that gives its client request ids."""
+
+    def __init__(self: User, *args: Any, **kwargs: Any) -> None:
+        cls.__init__(self, *args, **kwargs)
+        client = getattr(self, "client", None)
+        if client is not None and callable(getattr(client, "request", None)):
+            client.request = _wrapped(client.request, client)
+
+    namespace["__init__"] = __init__
+
+
+class RequestTape:
+    """Bounded record of requests that carried an id; local, or merged from workers on the master."""
+
+    def __init__(self, *, clock: Callable[[], float], per_second: int = 200, capacity: int = 200_000) -> None:
+        self._clock = clock
+        self.per_second = per_second
+        self.records: deque[TapedRequest] = deque(maxlen=capacity)
+        self.skipped = 0  # over `per_second`
+        self._second = -1
+        self._in_second = 0
+        self._pending: list[TapedRequest] = []
+        self._forward = False
+        self._events: Events | None = None
+        self._lock = threading.Lock()
+
+    def attach(self, events: Events, *, worker: bool = False, master: bool = False) -> None:
+        """Listen on `events`; a worker forwards its records in each stats report, a master merges them."""
+        self._events, self._forward = events, worker
+        events.request.add_listener(self.on_request)
+        if worker:
+            events.report_to_master.add_listener(self._on_report_to_master)
+        if master:
+            events.worker_report.add_listener(self._on_worker_report)
+
+    def detach(self) -> None:
+        """Remove every listener this tape added."""
+        if self._events is None:
+            return
+        for hook, listener in (
+            (self._events.request, self.on_request),
+            (self._events.report_to_master, self._on_report_to_master),
+            (self._events.worker_report, self._on_worker_report),
+        ):
+            if listener in hook._handlers:
+                hook.remove_listener(listener)
+        self._events = None
+
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        response: Any = None,
+        context: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
+        """Keep one completed request that carried an id (the `request` event's signature)."""
+        request_id = (context or {}).get(REQUEST_ID_KEY)
+        if request_id is None or response_time is None:
+            return
+        now = self._clock()
+        status = getattr(response, "status_code", None)
+        record = (now, str(request_id), request_type, name, float(response_time), status or None)
+        with self._lock:
+            if int(now) != self._second:
+                self._second, self._in_second = int(now), 0
+            if self._in_second >= self.per_second:
+                self.skipped += 1
+                return
+            self._in_second += 1
+            (self._pending if self._forward else self.records).append(record)
+
+    def drain(self) -> list[TapedRequest]:
+        """Everything recorded so far, oldest first, and forget it."""
+        with self._lock:
+            records = list(self.records)
+            self.records.clear()
+        return records
+
+    def _on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        with self._lock:
+            data[REPORT_KEY] = [list(r) for r in self._pending]
+            self._pending = []
+
+    def _on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        rows = data.get(REPORT_KEY) or []
+        with self._lock:
+            for ts, request_id, method, name, ms, status in rows:
+                self.records.append((float(ts), str(request_id), str(method), str(name), float(ms), status))
+
+
+TAPE = RequestTape(clock=time.time)
