@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the synthetic model lives with the tests
 
+from harness.capacity.verdict import judge_run
 from harness.measurements import LevelMode
 from harness.report import render_report
 from harness.results import LevelInfo, RunStatus, RunStore
@@ -64,7 +65,7 @@ def main() -> None:
     run.add_scenario(load)
     run.add_scenario(stress)
     write_s = time.perf_counter() - started
-    run.finish(RunStatus.COMPLETE, test_duration_s=3600.0)
+    run.finish(RunStatus.COMPLETE, judge=judge_run, test_duration_s=3600.0)
 
     timings, cpu = [], []
     for _ in range(args.repeat):

@@ -47,13 +47,13 @@ from pathlib import Path  # noqa: E402
 import gevent  # noqa: E402
 import httpx  # noqa: E402
 
-from harness.capacity.slo import SloLimits, judge, success_rps  # noqa: E402
+from harness.capacity.slo import SloLimits, judge, slo_limits, success_rps  # noqa: E402
 from harness.cli.stress import describe_result  # noqa: E402
 from harness.config import Config, StressScenario, parse_config  # noqa: E402
 from harness.emulator import EmulatorProcess  # noqa: E402
+from harness.engine import run_scenario, session_options  # noqa: E402
 from harness.load.locustfile import load_locustfile, select_user_classes  # noqa: E402
 from harness.load.runner import LoadSession, run_steps  # noqa: E402
-from harness.load.scenarios import run_scenario, session_options  # noqa: E402
 from harness.measurements import LevelMode, StepKind, StepPlan, StepWindow  # noqa: E402
 
 DEMO = "harness-demo"
@@ -170,7 +170,7 @@ def _run_linear(config: Config, url: str, name: str, **ramp: float) -> Outcome:
     assert isinstance(scenario, StressScenario)
     spec = config.locustfile_for(scenario)
     classes = select_user_classes(load_locustfile(spec.path), spec.user_classes)
-    limits = SloLimits.from_slo(scenario.slo, saturation_tolerance=scenario.saturation_tolerance)
+    limits = slo_limits(scenario.slo, saturation_tolerance=scenario.saturation_tolerance)
     limits = limits.model_copy(update={"min_rps": None})
     options = session_options(config, scenario, host=url)
     with LoadSession(classes, options) as session:

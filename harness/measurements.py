@@ -21,18 +21,27 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "TOTAL",
     "BreakingPoint",
+    "EndpointLimits",
     "EndpointWindow",
     "ErrorCount",
+    "LevelInfo",
     "LevelMode",
     "Percentiles",
     "Recovery",
+    "RunStatus",
+    "RunVerdict",
+    "ScenarioKind",
     "ScenarioResult",
+    "ScenarioStatus",
+    "SearchStatus",
+    "SloLimits",
     "StepKind",
     "StepPlan",
     "StepRecord",
     "StepWindow",
     "TimeseriesPoint",
     "Verdict",
+    "format_number",
 ]
 
 # The name of the all-endpoints aggregate row, as Locust calls it.
@@ -44,6 +53,58 @@ class LevelMode(enum.StrEnum):
 
     USERS = "users"  # closed model: concurrent Locust users, each with its own think time
     ARRIVAL_RATE = "arrival_rate"  # open model: requests started per second, paced by harness
+
+    @property
+    def unit(self) -> str:
+        """'users' or 'req/s': the unit a level of this mode is counted in."""
+        return "users" if self is LevelMode.USERS else "req/s"
+
+    def describe(self, level: float) -> str:
+        """'40 users' or '120 req/s' (`:g` formatting: no trailing zeros)."""
+        return f"{level:g} {self.unit}"
+
+
+class ScenarioKind(enum.StrEnum):
+    """The four kinds of scenario in scenarios.yaml."""
+
+    LOAD = "load"  # the expected load held: do the SLOs hold?
+    STRESS = "stress"  # the breaking-point search
+    SPIKE = "spike"  # a sudden jump and the recovery after it
+    SOAK = "soak"  # a long hold: do latencies drift?
+
+
+class ScenarioStatus(enum.StrEnum):
+    """How one scenario ended."""
+
+    PASSED = "passed"  # every SLO held (stress: the search ended normally)
+    FAILED = "failed"  # an SLO failed
+    ABORTED = "aborted"  # an abort condition (or the search) ended it early
+    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM: what was measured so far
+    ERROR = "error"  # a harness error ended it
+
+    @property
+    def ended_early(self) -> bool:
+        """Aborted, interrupted or errored: its figures are partial."""
+        return self in {ScenarioStatus.ABORTED, ScenarioStatus.INTERRUPTED, ScenarioStatus.ERROR}
+
+
+class SearchStatus(enum.StrEnum):
+    """How a breaking-point search ended."""
+
+    FOUND = "found"  # a bracket narrower than the tolerance, its low end confirmed
+    BROKEN_AT_START = "broken_at_start"  # the start level already broke (twice)
+    NOT_REACHED = "not_reached"  # still good at max_level (or the highest level the generator can make)
+    # an abort at the first step or at/below the last good level, no recovery, an interrupt, or no budget left
+    ABORTED = "aborted"
+
+
+class RunStatus(enum.StrEnum):
+    """Where a run stands; readers turn a 'running' run whose writer died into INCOMPLETE."""
+
+    RUNNING = "running"  # a live harness process is still writing it
+    COMPLETE = "complete"  # every planned scenario ran (its SLOs may still have failed)
+    INCOMPLETE = "incomplete"  # interrupted (Ctrl-C, SIGTERM, killed, crashed): results are partial
+    FAILED = "failed"  # a harness error ended the run; what was measured before is kept
 
 
 class StepKind(enum.StrEnum):
@@ -113,6 +174,43 @@ class EndpointWindow(_Frozen):
     failures_per_s: float
     error_ratio: float
     latency: Percentiles
+
+
+class _LatencyErrorLimits(_Frozen):
+    """Latency percentile and error-ratio limits; None switches a criterion off."""
+
+    p50_ms: float | None = Field(default=None, gt=0)
+    p90_ms: float | None = Field(default=None, gt=0)
+    p95_ms: float | None = Field(default=None, gt=0)
+    p99_ms: float | None = Field(default=None, gt=0)
+    max_ms: float | None = Field(default=None, gt=0)
+    error_ratio: float | None = Field(default=None, ge=0, le=1)
+
+
+class EndpointLimits(_LatencyErrorLimits):
+    """Limits for one endpoint, by Locust request name ('/search'); `method` None matches any."""
+
+    name: str
+    method: str | None = None
+
+    def matches(self, endpoint: EndpointWindow) -> bool:
+        """Whether `endpoint` is the one these limits are for."""
+        same_method = self.method is None or self.method.upper() == endpoint.method.upper()
+        return endpoint.name == self.name and same_method
+
+
+class SloLimits(_LatencyErrorLimits):
+    """What a step must meet; None switches a criterion off.
+
+    `saturation_tolerance`: a step is saturated when its successful throughput
+    is below the expected throughput × (1 − tolerance), and short by at least
+    a couple of requests over the window (at a few requests per window, one
+    request more or less is counting, not saturation).
+    """
+
+    min_rps: float | None = Field(default=None, gt=0)
+    saturation_tolerance: float | None = Field(default=0.10, gt=0, lt=1)
+    endpoints: tuple[EndpointLimits, ...] = ()
 
 
 class StepWindow(_Frozen):
@@ -205,7 +303,7 @@ class StepRecord(_Frozen):
 class BreakingPoint(_Frozen):
     """Where the app breaks: the highest level that still met the SLOs and still scaled."""
 
-    status: str  # 'found' | 'broken_at_start' | 'not_reached' | 'aborted'
+    status: SearchStatus
     mode: LevelMode
     level: float | None = None  # last good level (users or req/s)
     sustainable_rps: float | None = None  # achieved throughput at that level
@@ -230,9 +328,9 @@ class ScenarioResult(_Frozen):
     """Everything one scenario measured, in the same shape locally and distributed."""
 
     name: str
-    kind: str  # 'load' | 'stress' | 'spike' | 'soak'
+    kind: ScenarioKind
     mode: LevelMode
-    status: str  # 'passed' | 'failed' | 'aborted' | 'interrupted' | 'error'
+    status: ScenarioStatus
     started_ts: float
     ended_ts: float
     steps: list[StepRecord] = Field(default_factory=list)
@@ -245,3 +343,38 @@ class ScenarioResult(_Frozen):
     errors: list[ErrorCount] = Field(default_factory=list)
     cpu_warnings: list[str] = Field(default_factory=list)
     workers: int = 0  # 0: Locust in-process; N: master + N workers
+    limits: SloLimits | None = None  # the SLO limits it was judged against
+    abort_for_s: float | None = None  # how long the abort condition had to hold (None: no abort condition)
+
+
+class LevelInfo(_Frozen):
+    """A load level: `value` users, or `value` req/s in arrival-rate mode."""
+
+    mode: LevelMode
+    value: float
+
+    @property
+    def unit(self) -> str:
+        """'users' or 'req/s'."""
+        return self.mode.unit
+
+    def describe(self) -> str:
+        """'400 req/s' or '40 users'."""
+        return f"{format_number(self.value)} {self.unit}"
+
+
+class RunVerdict(_Frozen):
+    """The overall answer: did every SLO hold, and is the breaking point far enough above the peak?"""
+
+    passed: bool
+    slos_passed: bool
+    headroom: float | None = None  # breaking point / expected peak
+    headroom_ok: bool | None = None  # None: no breaking point was found to compare
+    failed_checks: list[str] = Field(default_factory=list)
+
+
+def format_number(value: float) -> str:
+    """1150.0 → '1,150'; 12.25 → '12.2' (whole numbers without decimals, others with one)."""
+    if abs(value - round(value)) < 1e-9 or abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.1f}" if abs(value) >= 1 else f"{value:.3g}"

@@ -35,9 +35,10 @@ from typing import Any, TextIO
 
 import httpx
 
+from harness.capacity.verdict import judge_run
 from harness.config import Config, FormationSpec, Platform, Scenario, StressScenario
+from harness.engine import planned_seconds, run_scenario
 from harness.errors import EXIT_OK, EXIT_SLO_FAILED, AuthError, ConfigError, HarnessError, LoadError
-from harness.load.scenarios import planned_seconds, run_scenario
 from harness.measurements import LevelMode, ScenarioResult
 from harness.platform import guard
 from harness.platform.auth import ApiToken, TokenSource, find_token
@@ -583,7 +584,7 @@ class Pipeline:
 
     def _finish(self, run: RunWriter, status: RunStatus, failure: str | None, duration_s: float) -> None:
         """Close the run directory, then render its report unless a second interrupt said not to."""
-        record = run.finish(status, failure=failure, test_duration_s=duration_s)
+        record = run.finish(status, failure=failure, test_duration_s=duration_s, judge=judge_run)
         if self.interrupts.skip_report:
             self.console.info("report skipped (second interrupt); the run directory is complete on disk")
             return

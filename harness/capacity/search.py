@@ -2,8 +2,9 @@
 
 `breaking_point_search(params)` yields the next `StepPlan`, receives the
 measured `StepWindow` through `send()`, and finally returns a `SearchResult`.
-It touches no Locust, clock or socket: `load/shapes.py` drives it against a
-real app, unit tests drive it against simulated systems.
+It touches no Locust, clock or socket: the engine drives it against a real
+app through `load.runner.run_steps`, unit tests drive it against simulated
+systems. Its parameters and result types are in `search_params.py`.
 
 How it searches (levels are users, or offered req/s in arrival-rate mode):
 
@@ -42,19 +43,18 @@ once; twice means the generator cannot produce that level, which ends the search
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from harness.capacity.slo import SloLimits, StepJudgement, judge, success_rps
-from harness.config import AbortCondition, Level, StressScenario
+from harness.capacity.search_estimates import Trial, TrialEstimates
+from harness.capacity.search_params import ABORT_CRITERION, SearchParams, SearchResult
+from harness.capacity.slo import StepJudgement, judge, step_record, success_rps
 from harness.measurements import (
     BreakingPoint,
     LevelMode,
     Recovery,
+    SearchStatus,
     StepKind,
     StepPlan,
     StepRecord,
@@ -71,116 +71,6 @@ __all__ = [
 ]
 
 
-# The criterion of a step that an abort condition ended (its verdict: error ratio vs the abort limit).
-ABORT_CRITERION = "abort"
-
-
-class SearchStatus(enum.StrEnum):
-    """How a search ended."""
-
-    FOUND = "found"  # a bracket narrower than the tolerance, its low end confirmed
-    BROKEN_AT_START = "broken_at_start"  # the start level already broke (twice)
-    NOT_REACHED = "not_reached"  # still good at max_level (or the highest level the generator can make)
-    # an abort at the first step or at/below the last good level, no recovery, an interrupt, or no budget left
-    ABORTED = "aborted"
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SearchParams(_Frozen):
-    """Everything the search needs; levels in users or req/s (per `mode`), times in seconds."""
-
-    mode: LevelMode
-    start_level: float = Field(gt=0)
-    max_level: float = Field(gt=0)
-    limits: SloLimits
-    growth: float = Field(default=2.0, gt=1)
-    tolerance: float = Field(default=0.05, gt=0, lt=1)  # bracket width, relative to its low end
-    ramp_s: float = Field(default=1.0, ge=0)  # before each probe/bisect/confirm window; not measured
-    step_hold_s: float = Field(default=4.0, gt=0)
-    confirm_hold_s: float = Field(default=8.0, gt=0)
-    confirm_attempts: int = Field(default=3, ge=1)  # failed long holds before giving up on confirming
-    recovery_level: float | None = Field(default=None, gt=0)  # default: start_level
-    measure_recovery: bool = True  # report the recovery after the first break (cool-downs happen anyway)
-    recovery_window_s: float = Field(default=2.0, gt=0)
-    recovery_limit_s: float = Field(default=30.0, gt=0)
-    max_steps: int = Field(default=60, ge=1)  # every yielded step counts, recovery windows included
-    abort: AbortCondition | None = None  # the driver's abort condition: the limit in an `abort` verdict
-
-    @model_validator(mode="after")
-    def _ordered(self) -> SearchParams:
-        if self.max_level < self.start_level:
-            raise ValueError("max_level must not be below start_level")
-        return self
-
-    @classmethod
-    def from_scenario(cls, scenario: StressScenario, *, expected: Level | None = None) -> SearchParams:
-        """Parameters for a `stress` scenario of scenarios.yaml.
-
-        The minimum-throughput SLO is left out: it is about the expected load
-        (a load scenario's question), and every low probe of a stress search
-        would fail it. Recovery drops to the scenario's recovery level, else
-        `expected` (the config's expected peak), else the start level.
-        """
-        limits = SloLimits.from_slo(scenario.slo, saturation_tolerance=scenario.saturation_tolerance)
-        recovery = scenario.recovery
-        level = recovery.level if recovery is not None and recovery.level is not None else expected
-        same_unit = level is not None and level.mode == scenario.start.mode
-        return cls(
-            mode=scenario.start.mode,
-            start_level=scenario.start.value,
-            max_level=scenario.max.value,
-            limits=limits.model_copy(update={"min_rps": None}),
-            growth=scenario.growth,
-            tolerance=scenario.tolerance,
-            ramp_s=scenario.ramp_s,
-            step_hold_s=scenario.step_hold_s,
-            confirm_hold_s=max(scenario.confirm_hold_s, scenario.step_hold_s),
-            recovery_level=level.value if same_unit and level is not None else None,
-            measure_recovery=recovery is not None,
-            recovery_window_s=recovery.window_s if recovery is not None else 2.0,
-            recovery_limit_s=recovery.limit_s if recovery is not None else 30.0,
-            abort=scenario.abort,
-        )
-
-
-class SearchResult(_Frozen):
-    """What a search found, plus everything it measured on the way (for the report)."""
-
-    breaking_point: BreakingPoint
-    steps: list[StepRecord]
-    recovery: Recovery | None = None  # after the first break; None when none was measured
-    confirmed: bool = False  # the reported level held over a `confirm_hold_s` window
-    capacity_estimate_rps: float | None = None  # pooled successful throughput of saturated steps
-    stop_reason: str | None = None  # why it ended early (abort, no recovery, generator, budget)
-    notes: list[str] = Field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Trial:
-    """A judged step of the search proper (probe, bisect, confirm)."""
-
-    level: float
-    window: StepWindow
-    judgement: StepJudgement
-
-    @property
-    def ok(self) -> bool:
-        return self.judgement.ok
-
-    @property
-    def hold_s(self) -> float:
-        return self.window.plan.hold_s
-
-    @property
-    def aborted(self) -> bool:
-        """An abort condition ended this step: its level is broken for good (never re-tested)."""
-        first = self.judgement.first_broken
-        return first is not None and first.criterion == ABORT_CRITERION
-
-
 class _Stop(Exception):
     """Ends the search early; carries the status and the reason."""
 
@@ -194,12 +84,12 @@ Steps = Generator[StepPlan, StepWindow, None]
 
 
 @dataclass
-class _Search:
+class _Search(TrialEstimates):
     """The search's state; `run()` is the generator."""
 
     params: SearchParams
     interrupted: Callable[[], bool] | None = None  # polled as each window arrives; True ends the search
-    trials: list[_Trial] = field(default_factory=list)
+    trials: list[Trial] = field(default_factory=list)
     records: list[StepRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     recovery: Recovery | None = None
@@ -238,7 +128,7 @@ class _Search:
             raise _Stop(SearchStatus.FOUND, "")
         return StepKind.CONFIRM, lo.level, p.confirm_hold_s, "confirm"
 
-    def _decide_unbroken(self, lo: _Trial | None) -> tuple[StepKind, float, float, str]:
+    def _decide_unbroken(self, lo: Trial | None) -> tuple[StepKind, float, float, str]:
         p = self.params
         if lo is None:
             return StepKind.PROBE, self._level(p.start_level), self._hold(), "probe 1"
@@ -250,7 +140,7 @@ class _Search:
         level = self._level(lo.level * p.growth)
         return StepKind.PROBE, level, self._hold(), f"probe {len(probes) + 1}"
 
-    def _retest(self, trial: _Trial, why: str) -> tuple[StepKind, float, float, str]:
+    def _retest(self, trial: Trial, why: str) -> tuple[StepKind, float, float, str]:
         self.retested.add(trial.level)
         self.notes.append(f"step {trial.window.plan.index}: {why}")
         return trial.window.plan.kind, trial.level, trial.hold_s, "re-test"
@@ -292,7 +182,7 @@ class _Search:
 
     def _measure(
         self, kind: StepKind, level: float, hold_s: float, label: str
-    ) -> Generator[StepPlan, StepWindow, _Trial]:
+    ) -> Generator[StepPlan, StepWindow, Trial]:
         """Run one search step; a generator-saturated window is re-run once, then ends the search."""
         for attempt in range(2):
             plan = self._plan(kind, level, hold_s, self.params.ramp_s, label)
@@ -306,18 +196,18 @@ class _Search:
             if attempt == 1:
                 self._generator_limit(level)
         judgement = judge(window, self.params.limits, expected_rps=self._expected_rps(level))
-        trial = _Trial(level=level, window=window, judgement=judgement)
+        trial = Trial(level=level, window=window, judgement=judgement)
         self.trials.append(trial)
         self._record(window, judgement, "re-test" if label == "re-test" else "")
         if kind is StepKind.CONFIRM and not trial.ok:
             self._confirm_failed(trial)
         return trial
 
-    def _aborted(self, level: float, window: StepWindow) -> _Trial:
+    def _aborted(self, level: float, window: StepWindow) -> Trial:
         """An abort at `level`: broken for good; the end of the search at the start or at/below lo."""
         lo, _ = self._bracket()
         judgement = self._abort_judgement(window, level)
-        trial = _Trial(level=level, window=window, judgement=judgement)
+        trial = Trial(level=level, window=window, judgement=judgement)
         self.trials.append(trial)
         self._record(window, judgement, "abort condition tripped")
         where = f"abort condition tripped at {self._describe(level)}"
@@ -357,7 +247,7 @@ class _Search:
             SearchStatus.NOT_REACHED if hi is None and lo is not None else SearchStatus.ABORTED, reason
         )
 
-    def _confirm_failed(self, trial: _Trial) -> None:
+    def _confirm_failed(self, trial: Trial) -> None:
         self.failed_confirms += 1
         self.strict = True
         self.notes.append(
@@ -368,18 +258,9 @@ class _Search:
             raise _Stop(SearchStatus.FOUND, f"{self.failed_confirms} long holds failed; level not confirmed")
 
     def _record(self, window: StepWindow, judgement: StepJudgement | None, note: str) -> None:
-        first = judgement.first_broken if judgement is not None else None
-        self.records.append(
-            StepRecord(
-                window=window,
-                verdicts=list(judgement.verdicts) if judgement is not None else [],
-                ok=judgement.ok if judgement is not None else False,
-                broken_by=first.criterion if first is not None else None,
-                note=note,
-            )
-        )
+        self.records.append(step_record(window, judgement, note))
 
-    def _recover(self, after: _Trial) -> Steps:
+    def _recover(self, after: Trial) -> Steps:
         """Drop to the recovery level and hold short windows until the SLOs hold again."""
         p = self.params
         window_s = p.recovery_window_s
@@ -432,96 +313,12 @@ class _Search:
 
     # ----- what the measurements say -------------------------------------------------------
 
-    def _latest(self) -> dict[float, _Trial]:
-        """The newest trial at each level: a re-test overrides the window it re-tests."""
-        latest: dict[float, _Trial] = {}
-        for trial in self.trials:
-            latest[trial.level] = trial
-        return latest
-
-    def _bracket(self) -> tuple[_Trial | None, _Trial | None]:
-        """(last good, first broken): the lowest broken level, and the highest good level below it."""
-        latest = self._latest()
-        broken = [t for t in latest.values() if not t.ok]
-        hi = min(broken, key=lambda t: t.level, default=None)
-        good = [t for t in latest.values() if t.ok and (hi is None or t.level < hi.level)]
-        lo = max(good, key=lambda t: t.level, default=None)
-        return lo, hi
-
     def _converged(self, lo: float, hi: float) -> bool:
         if self.params.mode is LevelMode.USERS and hi - lo <= 1:
             return True
         return hi <= lo * (1 + self.params.tolerance) + 1e-9
 
-    def _estimate_rps(
-        self, exclude: _Trial | None = None, *, clear_only: bool = False, raw: bool = False
-    ) -> float | None:
-        """Capacity estimate: successful req/s pooled over saturated windows (weighted by duration).
-
-        Only the newest window at each level, and only above the last good
-        level: a window a re-test overturned was noise, not capacity. With
-        `clear_only`, only windows short by twice the saturation tolerance (an
-        overshoot, not a noisy window near the line): strong enough to
-        *explain* a break rather than merely to suggest where to look. Unless
-        `raw`, never below what the last good window achieved.
-        """
-        lo, _ = self._bracket()
-        floor = lo.level if lo is not None else 0.0
-        saturated = [
-            t
-            for t in self._latest().values()
-            if t is not exclude
-            and t.level > floor
-            and t.judgement.saturated
-            and (self._clearly_saturated(t) or not clear_only)
-        ]
-        seconds = sum(t.window.duration_s for t in saturated)
-        if seconds <= 0:
-            return None
-        pooled = sum(success_rps(t.window) * t.window.duration_s for t in saturated) / seconds
-        if clear_only or lo is None or raw:
-            return pooled
-        # Overload can waste capacity (errors, thrashing): a good window proves at least its throughput.
-        return max(pooled, success_rps(lo.window))
-
-    def _clearly_saturated(self, trial: _Trial) -> bool:
-        expected = trial.judgement.expected_rps
-        tolerance = self.params.limits.saturation_tolerance
-        if not trial.judgement.saturated or expected is None or tolerance is None:
-            return False
-        return success_rps(trial.window) <= expected * (1 - 2 * tolerance)
-
-    def _per_user_rps(self) -> float | None:
-        """Users mode: successful req/s per user while the app keeps up.
-
-        Pooled over the good probes (geometric, mostly well below the break),
-        else over every good step. A fixed reference, not "the last good
-        level": comparing each level with the one before lets a slow decline
-        pass unnoticed step after step.
-        """
-        good = [t for t in self._latest().values() if t.ok]
-        probes = [t for t in good if t.window.plan.kind is StepKind.PROBE] or good
-        user_seconds = sum(t.level * t.window.duration_s for t in probes)
-        if user_seconds <= 0:
-            return None
-        return sum(success_rps(t.window) * t.window.duration_s for t in probes) / user_seconds
-
-    def _expected_rps(self, level: float) -> float | None:
-        """What a step at `level` should achieve if the app keeps up (users mode; None: offered)."""
-        if self.params.mode is LevelMode.ARRIVAL_RATE:
-            return None
-        rate = self._per_user_rps()
-        return level * rate if rate is not None else None
-
-    def _estimate_level(self, exclude: _Trial | None = None, *, clear_only: bool = False) -> float | None:
-        """The level at which the offered load equals the capacity estimate."""
-        estimate = self._estimate_rps(exclude, clear_only=clear_only)
-        if estimate is None or self.params.mode is LevelMode.ARRIVAL_RATE:
-            return estimate
-        rate = self._per_user_rps()
-        return estimate / rate if rate else None
-
-    def _surprising(self, hi: _Trial) -> bool:
+    def _surprising(self, hi: Trial) -> bool:
         """Should the final upper bound be re-tested before it decides the answer?
 
         Not when an abort ended it (re-testing would offer that level again), when
@@ -575,8 +372,7 @@ class _Search:
         return self.params.confirm_hold_s if self.strict else self.params.step_hold_s
 
     def _describe(self, level: float) -> str:
-        unit = "users" if self.params.mode is LevelMode.USERS else "req/s"
-        return f"{level:g} {unit}"
+        return self.params.mode.describe(level)
 
     # ----- the answer -----------------------------------------------------------------------
 
@@ -588,7 +384,7 @@ class _Search:
         if status is SearchStatus.BROKEN_AT_START:
             lo = None
         breaking_point = BreakingPoint(
-            status=status.value,
+            status=status,
             mode=self.params.mode,
             level=lo.level if lo is not None else None,
             sustainable_rps=round(success_rps(lo.window), 3) if lo is not None else None,

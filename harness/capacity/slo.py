@@ -19,10 +19,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from harness.config import EndpointSlo, Slo
-from harness.measurements import TOTAL, EndpointWindow, LevelMode, StepWindow, Verdict
+from harness.measurements import (
+    TOTAL,
+    EndpointLimits,
+    EndpointWindow,
+    LevelMode,
+    SloLimits,
+    StepRecord,
+    StepWindow,
+    Verdict,
+)
 
 __all__ = [
     "LATENCY_PERCENTILES",
@@ -31,6 +40,8 @@ __all__ = [
     "SloLimits",
     "StepJudgement",
     "judge",
+    "slo_limits",
+    "step_record",
     "success_rps",
 ]
 
@@ -51,56 +62,18 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class EndpointLimits(_Frozen):
-    """Limits for one endpoint, by Locust request name ('/search'); `method` None matches any."""
-
-    name: str
-    method: str | None = None
-    p50_ms: float | None = Field(default=None, gt=0)
-    p90_ms: float | None = Field(default=None, gt=0)
-    p95_ms: float | None = Field(default=None, gt=0)
-    p99_ms: float | None = Field(default=None, gt=0)
-    max_ms: float | None = Field(default=None, gt=0)
-    error_ratio: float | None = Field(default=None, ge=0, le=1)
-
-    def matches(self, endpoint: EndpointWindow) -> bool:
-        """Whether `endpoint` is the one these limits are for."""
-        same_method = self.method is None or self.method.upper() == endpoint.method.upper()
-        return endpoint.name == self.name and same_method
-
-
-class SloLimits(_Frozen):
-    """What a step must meet; None switches a criterion off.
-
-    `saturation_tolerance`: a step is saturated when its successful throughput
-    is below the expected throughput × (1 − tolerance), and short by at least
-    `SATURATION_MIN_SHORTFALL` requests over the window (at a few requests per
-    window, one request more or less is counting, not saturation).
-    """
-
-    p50_ms: float | None = Field(default=None, gt=0)
-    p90_ms: float | None = Field(default=None, gt=0)
-    p95_ms: float | None = Field(default=None, gt=0)
-    p99_ms: float | None = Field(default=None, gt=0)
-    max_ms: float | None = Field(default=None, gt=0)
-    error_ratio: float | None = Field(default=None, ge=0, le=1)
-    min_rps: float | None = Field(default=None, gt=0)
-    saturation_tolerance: float | None = Field(default=0.10, gt=0, lt=1)
-    endpoints: tuple[EndpointLimits, ...] = ()
-
-    @classmethod
-    def from_slo(cls, slo: Slo, *, saturation_tolerance: float | None = 0.10) -> SloLimits:
-        """Convert a scenario's `Slo` from scenarios.yaml."""
-        endpoints = tuple(_endpoint_limits(name, spec) for name, spec in slo.endpoints.items())
-        return cls(
-            p50_ms=slo.p50_ms,
-            p95_ms=slo.p95_ms,
-            p99_ms=slo.p99_ms,
-            error_ratio=slo.error_ratio,
-            min_rps=slo.min_rps,
-            saturation_tolerance=saturation_tolerance,
-            endpoints=endpoints,
-        )
+def slo_limits(slo: Slo, *, saturation_tolerance: float | None = 0.10) -> SloLimits:
+    """A scenario's `Slo` from scenarios.yaml as the typed limits steps are judged against."""
+    endpoints = tuple(_endpoint_limits(name, spec) for name, spec in slo.endpoints.items())
+    return SloLimits(
+        p50_ms=slo.p50_ms,
+        p95_ms=slo.p95_ms,
+        p99_ms=slo.p99_ms,
+        error_ratio=slo.error_ratio,
+        min_rps=slo.min_rps,
+        saturation_tolerance=saturation_tolerance,
+        endpoints=endpoints,
+    )
 
 
 def _endpoint_limits(key: str, spec: EndpointSlo) -> EndpointLimits:
@@ -143,6 +116,20 @@ class StepJudgement(_Frozen):
     def saturated(self) -> bool:
         """True when the saturation criterion failed."""
         return any(v.criterion == "saturation" for v in self.broken)
+
+
+def step_record(window: StepWindow, judgement: StepJudgement | None, note: str = "") -> StepRecord:
+    """A measured step with its verdicts, as run records and reports keep it (None: not judged)."""
+    if judgement is None:
+        return StepRecord(window=window, ok=False, note=note)
+    first = judgement.first_broken
+    return StepRecord(
+        window=window,
+        verdicts=list(judgement.verdicts),
+        ok=judgement.ok,
+        broken_by=first.criterion if first is not None else None,
+        note=note,
+    )
 
 
 def success_rps(window: StepWindow) -> float:

@@ -10,7 +10,7 @@ import click
 from harness.cli.app import format_option, scenarios_option
 from harness.config import load_config
 from harness.errors import EXIT_OK, EXIT_SLO_FAILED
-from harness.measurements import ScenarioResult
+from harness.measurements import ScenarioResult, ScenarioStatus
 
 __all__ = ["load_command", "validate_command", "worker_command"]
 
@@ -59,7 +59,7 @@ def load_command(
 
     Exits 0 when every SLO held, 1 when one failed or the scenario was aborted.
     """
-    from harness.load.scenarios import run_scenario
+    from harness.engine import run_scenario
 
     config = load_config(scenarios_path)
     scenario = config.scenario(scenario_name)
@@ -67,7 +67,7 @@ def load_command(
         config, scenario, host=host.rstrip("/"), workers=workers, expect_workers=expect_workers, quiet=quiet
     )
     click.echo(_render(result, output_format))
-    ctx.exit(EXIT_OK if result.status == "passed" else EXIT_SLO_FAILED)
+    ctx.exit(EXIT_OK if result.status == ScenarioStatus.PASSED else EXIT_SLO_FAILED)
 
 
 @click.command("worker")

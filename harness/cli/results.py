@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from harness.capacity.verdict import judge_run
 from harness.cli.app import app_option, format_option
 from harness.report import render_report
 from harness.results import DEFAULT_REPORTS_DIR, RunStore, RunSummary
@@ -47,7 +48,7 @@ def reports_dir_option(f: Any) -> Any:
 @click.option("--csv", "as_csv", is_flag=True, help="Same as --format csv.")
 def history(app: str | None, reports_dir: str, output_format: str, as_json: bool, as_csv: bool) -> None:
     """List past runs, newest first: release, date, verdict, breaking point, p95 at the expected load."""
-    runs = RunStore(reports_dir).history(app=app)
+    runs = RunStore(reports_dir).history(app=app, judge=judge_run)
     output_format = "json" if as_json else "csv" if as_csv else output_format
     if output_format == "json":
         click.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
@@ -121,7 +122,7 @@ def _csv(runs: list[RunSummary]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the machine summary as JSON on stdout.")
 def report(run_dir: str, output_dir: str | None, open_browser: str, as_json: bool) -> None:
     """Render RUN_DIR's report.html, summary.json and junit.xml from the run directory alone."""
-    rendered = render_report(run_dir, output_dir)
+    rendered = render_report(run_dir, output_dir, judge=judge_run)
     if as_json:
         click.echo(json.dumps(rendered.summary, indent=2, ensure_ascii=False))
     else:

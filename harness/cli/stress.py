@@ -9,12 +9,12 @@ import click
 from harness.cli.app import format_option, scenarios_option
 from harness.config import Config, Level, StressScenario, load_config
 from harness.errors import EXIT_OK, EXIT_SLO_FAILED, ConfigError
-from harness.measurements import BreakingPoint, ScenarioResult
+from harness.measurements import BreakingPoint, ScenarioResult, SearchStatus
 
 __all__ = ["describe_breaking_point", "stress_command", "stress_scenario"]
 
 # Statuses that answer the question "where does it break?" (exit 0); the others exit 1.
-_ANSWERED = {"found", "not_reached"}
+_ANSWERED = {SearchStatus.FOUND, SearchStatus.NOT_REACHED}
 
 
 @click.command("stress")
@@ -54,7 +54,7 @@ def stress_command(
     scenario. Exits 0 when the search found the breaking point (or it lies
     above --max), 1 when the app broke at the start or the search was aborted.
     """
-    from harness.load.scenarios import run_scenario
+    from harness.engine import run_scenario
 
     config = load_config(scenarios_path)
     overrides: dict[str, Any] = {
@@ -134,7 +134,7 @@ def _pick(config: Config, name: str | None) -> StressScenario:
 
 def describe_breaking_point(point: BreakingPoint) -> list[str]:
     """Human lines for a breaking point: the answer, the bracket, what broke, the load time."""
-    unit = "users" if point.mode.value == "users" else "req/s"
+    unit = point.mode.unit
     lines = [f"breaking point: {point.status.replace('_', ' ')}"]
     if point.level is not None:
         lines.append(

@@ -1,8 +1,9 @@
 """`python -m harness.emulator serve ...`: the emulator without any gevent patch.
 
-It imports only the `emulator` command group, never `harness.cli.app`, whose
-other commands import Locust (and `import locust` patches the process with
-gevent). `harness emulator ...` comes here too (see `harness.cli.main`).
+It runs only the `emulator` command group (`emulator/cli.py`), never
+`harness.cli.app`, whose other commands import Locust (and `import locust`
+patches the process with gevent). `harness emulator ...` comes here too (see
+`harness.cli.main`).
 `HarnessError` maps to its message and exit code the way `HarnessGroup` does.
 """
 
@@ -12,7 +13,7 @@ import sys
 
 import click
 
-from harness.cli.emulator import emulator
+from harness.emulator.cli import emulator
 from harness.errors import HarnessError
 
 __all__ = ["main", "run_emulator_cli"]

@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from harness.emulator.api_error import ApiError
 from harness.emulator.context import (
     ADMIN_PREFIX,
     FAULT_STATUSES,
@@ -28,7 +29,6 @@ from harness.emulator.context import (
     context_of,
     json_body,
 )
-from harness.emulator.state import ApiError
 
 __all__ = ["ROUTES"]
 

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from harness.emulator import admin, logplex, render
+from harness.emulator.api_error import ApiError
 from harness.emulator.context import (
     ADMIN_PREFIX,
     CONTEXT,
@@ -48,7 +49,7 @@ from harness.emulator.context import (
     json_body,
 )
 from harness.emulator.ranges import Key, paginate, parse_range
-from harness.emulator.state import DYNO_SIZES, ApiError, find_dyno_size
+from harness.emulator.sizes import DYNO_SIZES, find_dyno_size
 
 __all__ = ["ROUTES", "create_api"]
 

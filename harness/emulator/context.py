@@ -17,10 +17,11 @@ from typing import Any
 
 from aiohttp import web
 
+from harness.emulator.api_error import ApiError
 from harness.emulator.control import Controller
 from harness.emulator.logs import LogSubscription
+from harness.emulator.models import App
 from harness.emulator.ratelimit import GcraBucket
-from harness.emulator.state import ApiError, App
 
 __all__ = [
     "ADMIN_PREFIX",

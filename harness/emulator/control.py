@@ -20,9 +20,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.emulator.api_error import ApiError
 from harness.emulator.logs import LogBuffer
-from harness.emulator.runtime import AppRuntime, DynoInfo, ReleaseRef, RuntimeSettings
-from harness.emulator.state import AddOnPlan, ApiError, App, Formation, Platform, Release, Slug
+from harness.emulator.models import AddOnPlan, App, Formation, Release, Slug
+from harness.emulator.runtime import AppRuntime
+from harness.emulator.settings import RuntimeSettings
+from harness.emulator.state import Platform
+from harness.emulator.supervisor import DynoInfo, ReleaseRef
 
 __all__ = ["Controller", "directory_digest"]
 

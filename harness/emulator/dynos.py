@@ -1,27 +1,7 @@
-"""Dyno processes on this machine: sizes, environment, spawning, stopping and sampling.
+"""Dyno processes on this machine: environment, spawning, stopping and sampling.
 
-What a dyno size means locally
-------------------------------
-A dyno is an ordinary child process; the emulator enforces no CPU or memory
-limit. The size reaches the process the way it does on Heroku: ``DYNO_SIZE``
-(capitalised name) and ``WEB_CONCURRENCY``, set the way Heroku's Python
-buildpack sets it at dyno boot since 2024 (lowest of ``2 * cores + 1`` and
-``memory_MB / 256``), and runtime-metrics lines report the size's memory quota.
-A config var ``WEB_CONCURRENCY`` overrides the default, as on Heroku.
-
-==================  ======  =====  ===============
-size                memory  cores  WEB_CONCURRENCY
-==================  ======  =====  ===============
-Eco, Basic          512 MB  (1)    2
-Standard-1X         512 MB  (1)    2
-Standard-2X         1 GB    (2)    4
-Performance-M       2.5 GB  2      5
-Performance-L       14 GB   8      17
-Performance-L-RAM   30 GB   4      9
-Performance-XL      62 GB   8      17
-Performance-2XL     126 GB  16     33
-Private-S/M/L       as Performance-M/L/L-RAM
-==================  ======  =====  ===============
+A dyno's size reaches its process as Heroku sets it (``DYNO_SIZE``,
+``WEB_CONCURRENCY``: see `sizes.py`).
 
 Process cleanup: each dyno runs in its own session (process group), so the
 whole group is signalled on stop; and on Linux it gets ``PR_SET_PDEATHSIG``
@@ -47,11 +27,10 @@ from pathlib import Path
 
 import psutil
 
+from harness.emulator.sizes import DynoSize
+
 __all__ = [
-    "DYNO_SIZES",
-    "DynoSize",
     "MetricsSample",
-    "canonical_size",
     "dyno_environment",
     "format_metrics",
     "free_port",
@@ -61,44 +40,6 @@ __all__ = [
     "sample_metrics",
     "spawn",
 ]
-
-
-@dataclass(frozen=True)
-class DynoSize:
-    """One Heroku dyno size: its capitalised name, memory quota (MB) and WEB_CONCURRENCY default."""
-
-    name: str
-    memory_mb: float
-    web_concurrency: int
-
-
-def _sizes(*rows: tuple[str, float, int]) -> dict[str, DynoSize]:
-    return {name.lower(): DynoSize(name, memory, concurrency) for name, memory, concurrency in rows}
-
-
-DYNO_SIZES: dict[str, DynoSize] = _sizes(
-    ("Eco", 512, 2),
-    ("Basic", 512, 2),
-    ("Standard-1X", 512, 2),
-    ("Standard-2X", 1024, 4),
-    ("Performance-M", 2560, 5),
-    ("Performance-L", 14336, 17),
-    ("Performance-L-RAM", 30720, 9),
-    ("Performance-XL", 63488, 17),
-    ("Performance-2XL", 129024, 33),
-    ("Private-S", 1024, 4),
-    ("Private-M", 2560, 5),
-    ("Private-L", 14336, 17),
-)
-
-
-def canonical_size(name: str) -> DynoSize:
-    """The size named `name` in any case (`standard-2x` -> Standard-2X); ValueError for unknown names."""
-    try:
-        return DYNO_SIZES[name.strip().lower()]
-    except KeyError:
-        known = ", ".join(size.name for size in DYNO_SIZES.values())
-        raise ValueError(f"No such size as {name}. Available dyno sizes are {known}.") from None
 
 
 def dyno_environment(

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from harness.emulator import render
+from harness.emulator.api_error import ApiError
 from harness.emulator.context import LOGPLEX_PREFIX, Handler, LogSession, app_of, context_of, json_body
-from harness.emulator.state import ApiError
 
 __all__ = ["DEFAULT_LOG_LINES", "MAX_LOG_LINES", "ROUTES", "create_log_session", "stream_log_session"]
 

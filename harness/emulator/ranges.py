@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from harness.emulator.state import ApiError
+from harness.emulator.api_error import ApiError
 
 __all__ = ["DEFAULT_MAX", "MAX_MAX", "Page", "RangeSpec", "paginate", "parse_range"]
 

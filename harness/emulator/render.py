@@ -12,18 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.emulator.runtime import DynoInfo
-from harness.emulator.state import (
-    Account,
-    AddOn,
-    App,
-    DynoSize,
-    Formation,
-    Platform,
-    Release,
-    Slug,
-    find_dyno_size,
-)
+from harness.emulator.models import Account, AddOn, App, Formation, Release, Slug
+from harness.emulator.sizes import DynoSize, find_dyno_size
+from harness.emulator.state import Platform
+from harness.emulator.supervisor import DynoInfo
 
 __all__ = [
     "account_json",

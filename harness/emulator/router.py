@@ -17,9 +17,10 @@ with `at=error code=H.. desc="..."`:
   dynos are tried first); H20 no web dyno came up within `router_boot_wait_s`.
 
 Not modelled: H15/H28 idle windows, H22 connection limits, WebSocket upgrades
-(answered 501). The wire work is in `proxy.py` (httptools, pooled keep-alive
-connections to dynos); a request that finds its pooled connection closed
-before any response byte is retried once on a fresh connection.
+(answered 501). The wire work is in `inbound.py` (client connections) and
+`upstream.py` (httptools, pooled keep-alive connections to dynos); a request
+that finds its pooled connection closed before any response byte is retried
+once on a fresh connection.
 """
 
 from __future__ import annotations
@@ -34,23 +35,19 @@ import weakref
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
+from harness.emulator.inbound import ClientConnection, ProxyRequest, error_response
 from harness.emulator.logs import LogBuffer
-from harness.emulator.proxy import (
+from harness.emulator.settings import RuntimeSettings
+from harness.emulator.upstream import (
     HOP_BY_HOP,
-    ClientConnection,
     ConnectFailed,
-    ProxyRequest,
     ResponseHead,
     ResponseRelay,
     UpstreamClosed,
     UpstreamPool,
-    error_response,
 )
-
-if TYPE_CHECKING:
-    from harness.emulator.runtime import RuntimeSettings
 
 __all__ = ["ERROR_PAGE", "Backend", "Router", "RouterTarget", "WebStatus"]
 

@@ -28,10 +28,12 @@ from typing import Any
 from aiohttp import web
 
 from harness.emulator.api import create_api
+from harness.emulator.api_error import ApiError
 from harness.emulator.context import ApiContext
 from harness.emulator.control import Controller
-from harness.emulator.runtime import RuntimeSettings
-from harness.emulator.state import AddOnPlan, ApiError, Platform
+from harness.emulator.models import AddOnPlan
+from harness.emulator.settings import RuntimeSettings
+from harness.emulator.state import Platform
 from harness.errors import EmulatorError, HarnessError
 
 __all__ = [

@@ -1,10 +1,10 @@
-"""Locust runs, in-process: sessions, the step driver, windowed statistics, scenarios.
+"""Driving Locust in-process: sessions, the step driver, windowed statistics, workers, pacing.
 
 Importing this package imports Locust, which monkey-patches the process with
 gevent: only the CLI entry point (which patches first) and the pipeline import
-it, never `emulator/`, `capacity/` or `report/` (STYLE §8).
+it, never `emulator/`, `capacity/` or `report/` (STYLE §8). Scenarios are run by
+`harness.engine`, which drives this package.
 
-    run_scenario(config, scenario, host=URL) -> ScenarioResult     # one scenario end to end
     with LoadSession(user_classes, SessionOptions(...)) as session:
         result = run_steps(session, plan_generator)                # any StepPlan generator
 """
@@ -21,7 +21,6 @@ from harness.load.runner import (
     ensure_reachable,
     run_steps,
 )
-from harness.load.scenarios import run_scenario, session_options
 
 __all__ = [
     "Clock",
@@ -36,8 +35,6 @@ __all__ = [
     "check_locustfiles",
     "ensure_reachable",
     "load_locustfile",
-    "run_scenario",
     "run_steps",
     "select_user_classes",
-    "session_options",
 ]

@@ -89,7 +89,15 @@ def _from_netrc(path: Path, host: str) -> str | None:
             f"Could not read the netrc file {path} ({type(exc).__name__}). Fix it with `heroku login`, "
             "or set HEROKU_API_KEY instead."
         ) from None
-    return entry[2] if entry and entry[2] else None
+    password = entry[2] if entry else ""
+    if password and any(ch.isspace() or ch in "\"'" for ch in password):
+        # Heroku's CLI writes `password <token>` unquoted and reads it back as one run of non-space
+        # characters, so such an entry was not written by it and would not work with it either.
+        raise AuthError(
+            f"The netrc file {path} has a `machine {host}` password with spaces or quotes, which no "
+            "Heroku API token has. Run `heroku login` to rewrite it, or set HEROKU_API_KEY instead."
+        )
+    return password or None
 
 
 def find_token(environ: Mapping[str, str] | None = None, *, host: str = API_HOST) -> ApiToken:

@@ -15,7 +15,7 @@ from typing import Any
 from harness.report.html import render_html
 from harness.report.machine import junit_xml, summary
 from harness.report.summary import verdict_sentence
-from harness.results.store import RunDir, write_atomically
+from harness.results.store import RunDir, RunJudge, write_atomically
 
 __all__ = ["RenderedReport", "junit_xml", "render_html", "render_report", "summary", "verdict_sentence"]
 
@@ -34,9 +34,16 @@ class RenderedReport:
     summary: dict[str, Any]
 
 
-def render_report(run_dir: str | Path, output_dir: str | Path | None = None) -> RenderedReport:
-    """Read a run directory and write its report, summary.json and junit.xml (default: into it)."""
+def render_report(
+    run_dir: str | Path, output_dir: str | Path | None = None, *, judge: RunJudge | None = None
+) -> RenderedReport:
+    """Read a run directory and write its report, summary.json and junit.xml (default: into it).
+
+    A run that was never judged (killed before it finished) is judged by `judge` for the
+    report only; run.json is not rewritten."""
     run = RunDir.open(run_dir)
+    if run.record.verdict is None and judge is not None:
+        run.record = run.record.model_copy(update={"verdict": judge(run.record)})
     target = Path(output_dir) if output_dir is not None else run.path
     target.mkdir(parents=True, exist_ok=True)
     data = summary(run)

@@ -22,7 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MultipleLocator, NullFormatter
 
-from harness.measurements import TOTAL, BreakingPoint
+from harness.measurements import TOTAL, BreakingPoint, SearchStatus
 
 __all__ = [
     "MAX_POINTS",
@@ -173,7 +173,7 @@ def throughput_chart(timeseries: pd.DataFrame, steps: pd.DataFrame, point: Break
                 ls="--",
                 label="offered req/s",
             )
-        if point is not None and point.status == "found" and point.sustainable_rps is not None:
+        if point is not None and point.status == SearchStatus.FOUND and point.sustainable_rps is not None:
             axes.axhline(point.sustainable_rps, color="#e45756", lw=1, ls=":")
             axes.annotate(
                 f"breaking point {point.sustainable_rps:,.0f} req/s",
@@ -320,7 +320,7 @@ def knee_chart(steps: pd.DataFrame, point: BreakingPoint | None) -> str:
             axes.plot(
                 [0, top], [0, top], color="#bbbbbb", lw=0.8, ls="--", label="ideal (achieved = offered)"
             )
-        if point is not None and point.status == "found" and point.level is not None:
+        if point is not None and point.status == SearchStatus.FOUND and point.level is not None:
             axes.axvline(point.level, color="#e45756", lw=1, ls=":", label="breaking point")
         axes.set_xlabel("offered load (req/s)" if arrival else "users")
         axes.set_ylabel("achieved req/s")

@@ -21,7 +21,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from harness import __version__
-from harness.measurements import TOTAL
+from harness.measurements import TOTAL, LevelMode
 from harness.report import charts
 from harness.report.summary import checks, criterion_label, verdict_sentence
 from harness.results.model import RunRecord, RunStatus, ScenarioEntry, format_number
@@ -120,12 +120,12 @@ def _latency_slos(record: RunRecord) -> dict[str, float]:
             name = _LATENCY_CRITERIA.get(verdict.criterion)
             if name and verdict.endpoint is None:
                 limits[name] = min(limits.get(name, verdict.threshold), verdict.threshold)
-    if not limits:
+    if not limits:  # nothing judged yet (an interrupted run): the limits the scenarios were given
         for scenario in record.scenarios:
-            slo = scenario.config.get("slo") or {}
             for criterion, name in _LATENCY_CRITERIA.items():
-                if isinstance(slo.get(criterion), int | float):
-                    limits[name] = min(limits.get(name, slo[criterion]), slo[criterion])
+                value = getattr(scenario.limits, criterion, None) if scenario.limits else None
+                if value is not None:
+                    limits[name] = min(limits.get(name, value), value)
     return limits
 
 
@@ -210,7 +210,7 @@ def _endpoint_table(run: RunDir, scenario: ScenarioEntry) -> dict[str, Any]:
         if pick is None:
             return {"scenario": scenario.name, "window": "no measured window", "rows": []}
         selected = rows[(rows["window"] == "step") & (rows["step"] == pick["index"])]
-        unit = "req/s" if pick["mode"] == "arrival_rate" else "users"
+        unit = LevelMode(pick["mode"]).unit
         level = format_number(float(pick["level"]))
         window = f"step {pick['label'] or pick['index']} at {level} {unit} ({pick['kind']})"
     ordered = pd.concat([selected[selected["name"] != TOTAL], selected[selected["name"] == TOTAL]])

@@ -11,8 +11,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from harness.measurements import RunVerdict
 from harness.report.summary import Check, checks, verdict_sentence
-from harness.results.model import RunStatus, judge_run
+from harness.results.model import RunStatus
 from harness.results.store import RunDir
 
 __all__ = ["junit_xml", "summary"]
@@ -21,7 +22,7 @@ __all__ = ["junit_xml", "summary"]
 def summary(run: RunDir) -> dict[str, Any]:
     """The run's answer as plain JSON-able data (what summary.json and `--json` contain)."""
     record = run.record
-    verdict = record.verdict or judge_run(record)
+    verdict = record.verdict or RunVerdict(passed=False, slos_passed=False)  # never judged: not a pass
     point = record.breaking_point
     return {
         "run_id": record.run_id,
@@ -35,7 +36,7 @@ def summary(run: RunDir) -> dict[str, Any]:
         "failed_checks": verdict.failed_checks,
         "expected_peak": record.expected_peak.model_dump(mode="json") if record.expected_peak else None,
         "required_headroom": record.required_headroom,
-        "headroom": record.headroom(),
+        "headroom": verdict.headroom,
         "p95_at_expected_ms": record.p95_at_expected_ms(),
         "breaking_point": point.model_dump(mode="json") if point else None,
         "formation_tested": [g.model_dump(mode="json") for g in record.formation_tested],
@@ -86,7 +87,7 @@ def junit_xml(run: RunDir) -> str:
 def _suite(parent: ET.Element, app: str, name: str, suite_checks: list[Check], run: RunDir) -> None:
     scenario = next((s for s in run.record.scenarios if s.name == name), None)
     failures = sum(not c.passed for c in suite_checks)
-    errors = 1 if scenario is not None and scenario.status in {"aborted", "error", "interrupted"} else 0
+    errors = 1 if scenario is not None and scenario.status.ended_early else 0
     tests = len(suite_checks) + errors
     duration = (scenario.ended_ts - scenario.started_ts) if scenario else 0.0
     suite = ET.SubElement(

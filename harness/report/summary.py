@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.measurements import BreakingPoint, LevelMode, Verdict
+from harness.measurements import BreakingPoint, ScenarioKind, SearchStatus, Verdict
 from harness.results.model import RunRecord, RunStatus, ScenarioEntry, format_number
 
 __all__ = [
@@ -95,21 +95,20 @@ def checks(record: RunRecord) -> list[Check]:
 
 
 def headroom_check(record: RunRecord) -> Check | None:
-    """Breaking point ≥ expected peak × required headroom, when a breaking point was searched."""
-    point = record.breaking_point
-    if point is None or record.expected_peak is None or point.status not in {"found", "broken_at_start"}:
+    """Breaking point ≥ expected peak × required headroom, as the run's verdict judged it."""
+    point, verdict = record.breaking_point, record.verdict
+    searched = {SearchStatus.FOUND, SearchStatus.BROKEN_AT_START}
+    if point is None or verdict is None or record.expected_peak is None or point.status not in searched:
         return None
-    headroom = record.headroom()
-    passed = point.status == "found" and headroom is not None and headroom >= record.required_headroom
     scenario = next((s.name for s in record.scenarios if s.breaking_point is not None), "stress")
     return Check(
         scenario=scenario,
         criterion="headroom",
         endpoint=None,
         threshold=record.required_headroom,
-        measured=headroom if point.status == "found" else 0.0,
+        measured=verdict.headroom if point.status == SearchStatus.FOUND else 0.0,
         unit="×",
-        passed=passed,
+        passed=bool(verdict.headroom_ok),
     )
 
 
@@ -134,7 +133,7 @@ def _expected_part(record: RunRecord, subject: str) -> str:
     if failed:
         detail = ", ".join(_verdict_text(v) for v in failed)
         return f"{subject} does not hold {peak}: {detail}"
-    if scenario.status in {"aborted", "error", "interrupted"}:
+    if scenario.status.ended_early:
         return f"{subject} was not fully measured at {peak} (load scenario {scenario.status})"
     p95 = scenario.judged.total.latency.p95_ms
     p95_text = f" with p95 {format_number(p95)} ms" if p95 is not None else ""
@@ -148,7 +147,7 @@ def _verdict_text(verdict: Verdict) -> str:
 
 
 def _stress_scenario(record: RunRecord) -> ScenarioEntry | None:
-    return next((s for s in record.scenarios if s.kind == "stress"), None)
+    return next((s for s in record.scenarios if s.kind == ScenarioKind.STRESS), None)
 
 
 def breaking_point_text(record: RunRecord) -> str:
@@ -159,19 +158,19 @@ def breaking_point_text(record: RunRecord) -> str:
         if stress is None:
             return "the breaking point was not searched (no stress scenario)"
         return f"the breaking-point search did not finish ({stress.status})"
-    unit = "users" if point.mode == LevelMode.USERS else "req/s"
-    if point.status == "found":
+    unit = point.mode.unit
+    if point.status == SearchStatus.FOUND:
         if point.sustainable_rps is not None:
             where = f"{format_number(point.sustainable_rps)} req/s"
         else:
             where = f"{format_number(point.level or 0)} {unit}"
-        headroom = record.headroom()
+        headroom = record.verdict.headroom if record.verdict is not None else None
         shown = f" ({headroom:.1f}× headroom)" if headroom is not None else ""
         return f"it breaks at {where}{shown}"
-    if point.status == "not_reached":
+    if point.status == SearchStatus.NOT_REACHED:
         top = point.bracket_low if point.bracket_low is not None else point.level
         return f"it did not break up to {format_number(top or 0)} {unit}, the search's maximum"
-    if point.status == "broken_at_start":
+    if point.status == SearchStatus.BROKEN_AT_START:
         first = point.bracket_high if point.bracket_high is not None else point.level
         return f"it already breaks at the search's first level ({format_number(first or 0)} {unit})"
     return _aborted_text(point, unit, _stress_scenario(record))
@@ -196,9 +195,8 @@ def _aborted_text(point: BreakingPoint, unit: str, stress: ScenarioEntry | None)
 def _abort_detail(verdict: Verdict, stress: ScenarioEntry | None) -> str:
     """'error ratio 63 % > 50 % for 2 s' (the duration from the scenario's abort condition)."""
     measured = "n/a" if verdict.measured is None else f"{verdict.measured * 100:.0f} %"
-    condition = stress.config.get("abort") if stress is not None else None
-    for_s = condition.get("for_s") if isinstance(condition, dict) else None
-    during = f" for {format_number(for_s)} s" if isinstance(for_s, int | float) else ""
+    for_s = stress.abort_for_s if stress is not None else None
+    during = f" for {format_number(for_s)} s" if for_s is not None else ""
     return f"error ratio {measured} > {verdict.threshold * 100:.0f} %{during}"
 
 
@@ -212,7 +210,7 @@ def verdict_sentence(record: RunRecord) -> str:
     if point is None:  # no search: the formation goes with the expected-load part
         subject += on
     parts = [_expected_part(record, subject), breaking_point_text(record) + (on if point else "")]
-    if point is not None and point.status == "found" and point.criterion:
+    if point is not None and point.status == SearchStatus.FOUND and point.criterion:
         parts.append(f"breaking criterion: {criterion_label(point.criterion)}")
     headroom = headroom_check(record)
     if headroom is not None and not headroom.passed:

@@ -20,7 +20,6 @@ from harness.results.model import (
     ScaleUp,
     ScenarioEntry,
     Versions,
-    judge_run,
 )
 from harness.results.store import DEFAULT_REPORTS_DIR, RunDir, RunStore, RunSummary, RunWriter
 
@@ -43,5 +42,4 @@ __all__ = [
     "ScaleUp",
     "ScenarioEntry",
     "Versions",
-    "judge_run",
 ]

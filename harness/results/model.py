@@ -14,7 +14,6 @@ configs, event fields) pass through `redact()` before they reach the disk.
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -23,7 +22,20 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.errors import ResultsError
-from harness.measurements import BreakingPoint, LevelMode, Recovery, StepWindow, Verdict
+from harness.measurements import (
+    BreakingPoint,
+    LevelInfo,
+    LevelMode,
+    Recovery,
+    RunStatus,
+    RunVerdict,
+    ScenarioKind,
+    ScenarioStatus,
+    SloLimits,
+    StepWindow,
+    Verdict,
+    format_number,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -42,7 +54,6 @@ __all__ = [
     "Versions",
     "WriterInfo",
     "format_number",
-    "judge_run",
     "redact",
     "upgrade",
 ]
@@ -57,15 +68,6 @@ _SECRET_KEY = re.compile(
     r"token|secret|password|passwd|authorization|api[_-]?key|config[_-]?vars?|cookie", re.I
 )
 REDACTED = "[redacted]"
-
-
-class RunStatus(enum.StrEnum):
-    """Where a run stands; readers turn a 'running' run whose writer died into INCOMPLETE."""
-
-    RUNNING = "running"  # a live harness process is still writing it
-    COMPLETE = "complete"  # every planned scenario ran (its SLOs may still have failed)
-    INCOMPLETE = "incomplete"  # interrupted (Ctrl-C, SIGTERM, killed, crashed): results are partial
-    FAILED = "failed"  # a harness error ended the run; what was measured before is kept
 
 
 class _Model(BaseModel):
@@ -127,22 +129,6 @@ class ScaleUp(_Model):
     dyno_boot_s: dict[str, float] = Field(default_factory=dict)  # dyno name ('web.3') → seconds to 'up'
 
 
-class LevelInfo(_Model):
-    """A load level: `value` users, or `value` req/s in arrival-rate mode."""
-
-    mode: LevelMode
-    value: float
-
-    @property
-    def unit(self) -> str:
-        """'users' or 'req/s'."""
-        return "users" if self.mode == LevelMode.USERS else "req/s"
-
-    def describe(self) -> str:
-        """'400 req/s' or '40 users'."""
-        return f"{format_number(self.value)} {self.unit}"
-
-
 class LoadGeneratorInfo(_Model):
     """Where Locust ran and whether it kept up (above 90 % CPU its figures are not trustworthy)."""
 
@@ -172,10 +158,10 @@ class ScenarioEntry(_Model):
     """One scenario's config and outcome; its steps and time series are in the CSVs."""
 
     name: str
-    kind: str
+    kind: ScenarioKind
     mode: LevelMode
-    status: str
-    config: dict[str, Any] = Field(default_factory=dict)  # the scenario's config, model_dump(mode="json")
+    status: ScenarioStatus
+    config: dict[str, Any] = Field(default_factory=dict)  # how it was run: the redacted scenario config
     started_ts: float
     ended_ts: float
     verdicts: list[Verdict] = Field(default_factory=list)
@@ -186,21 +172,14 @@ class ScenarioEntry(_Model):
     cpu_warnings: list[str] = Field(default_factory=list)
     workers: int = 0
     step_count: int = 0
+    limits: SloLimits | None = None  # the typed SLO limits the scenario was judged against
+    abort_for_s: float | None = None  # how long its abort condition had to hold (None: none)
 
     @property
     def passed(self) -> bool:
         """Every SLO verdict held (a scenario without verdicts passes when it was not aborted)."""
-        return all(v.passed for v in self.verdicts) and self.status not in {"aborted", "error"}
-
-
-class RunVerdict(_Model):
-    """The overall answer: did every SLO hold, and is the breaking point far enough above the peak?"""
-
-    passed: bool
-    slos_passed: bool
-    headroom: float | None = None  # breaking point / expected peak
-    headroom_ok: bool | None = None  # None: no breaking point was found to compare
-    failed_checks: list[str] = Field(default_factory=list)
+        ended = self.status in {ScenarioStatus.ABORTED, ScenarioStatus.ERROR}
+        return all(v.passed for v in self.verdicts) and not ended
 
 
 class RunMeta(_Model):
@@ -269,7 +248,7 @@ class RunRecord(RunMeta):
 
     def expected_load_scenario(self) -> ScenarioEntry | None:
         """The first load scenario: the one run at the expected peak."""
-        return next((s for s in self.scenarios if s.kind == "load"), None)
+        return next((s for s in self.scenarios if s.kind == ScenarioKind.LOAD), None)
 
     def p95_at_expected_ms(self) -> float | None:
         """Total p95 of the expected-load scenario's judged window."""
@@ -277,53 +256,6 @@ class RunRecord(RunMeta):
         if scenario is None or scenario.judged is None:
             return None
         return scenario.judged.total.latency.p95_ms
-
-    def headroom(self) -> float | None:
-        """Breaking point divided by the expected peak, in the same unit (None when not comparable)."""
-        point, peak = self.breaking_point, self.expected_peak
-        if point is None or peak is None or point.status != "found" or peak.value <= 0:
-            return None
-        if point.mode == peak.mode and point.level is not None:
-            return point.level / peak.value
-        if point.sustainable_rps is None:
-            return None
-        if peak.mode == LevelMode.ARRIVAL_RATE:
-            return point.sustainable_rps / peak.value
-        scenario = self.expected_load_scenario()
-        if scenario is None or scenario.judged is None or scenario.judged.total.rps <= 0:
-            return None
-        return point.sustainable_rps / scenario.judged.total.rps
-
-
-def format_number(value: float) -> str:
-    """1150.0 → '1,150'; 12.25 → '12.2' (whole numbers without decimals, others with one)."""
-    if abs(value - round(value)) < 1e-9 or abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:,.1f}" if abs(value) >= 1 else f"{value:.3g}"
-
-
-def judge_run(record: RunRecord) -> RunVerdict:
-    """The overall verdict: every scenario's SLOs held and the headroom meets `required_headroom`."""
-    failed = [f"{s.name}: {v.describe()}" for s in record.scenarios for v in s.verdicts if not v.passed] + [
-        f"{s.name}: {s.status}" for s in record.scenarios if s.status in {"aborted", "error"}
-    ]
-    headroom = record.headroom()
-    headroom_ok = None if headroom is None else headroom >= record.required_headroom
-    point = record.breaking_point
-    if point is not None and point.status == "broken_at_start":
-        headroom_ok = False
-    if headroom_ok is False:
-        shown = "below the first level" if headroom is None else f"{headroom:.2f}×"
-        failed.append(f"headroom {shown} < required {record.required_headroom:g}×")
-    slos_passed = not any(not v.passed for s in record.scenarios for v in s.verdicts)
-    passed = not failed and record.status in {RunStatus.COMPLETE, RunStatus.RUNNING}
-    return RunVerdict(
-        passed=passed,
-        slos_passed=slos_passed,
-        headroom=headroom,
-        headroom_ok=headroom_ok,
-        failed_checks=failed,
-    )
 
 
 def redact(value: Any) -> Any:

@@ -18,62 +18,12 @@ import httpx
 import psutil
 import pytest
 
-import harness.emulator.demo_app as demo_app
+from tests.integration.helpers import DEMO_DIR, ECHO_APP
 from tests.integration.runtime_driver import RuntimeProcess
 
-DEMO_DIR = Path(demo_app.__file__).parent
 LOG_LINE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 (app|heroku)\[(web\.\d+|worker\.\d+|router)\]: \S"
 )
-
-ECHO_APP = r'''
-"""A plain http.server app: answers with the headers it got and its dyno environment."""
-import json, os
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-ENV = ("DYNO", "DYNO_SIZE", "WEB_CONCURRENCY", "HEROKU_RELEASE_VERSION", "PORT", "GREETING")
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self):
-        if self.path == "/close":
-            self.close_connection = True
-            return
-        if self.path == "/interim":
-            self.send_response_only(103)
-            self.send_header("Link", "</style.css>; rel=preload")
-            self.end_headers()
-            self.wfile.flush()
-        if self.path.startswith("/stream"):
-            chunked = self.path == "/stream/chunked"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            if chunked:
-                self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            for i in range(3):
-                part = f"part {i}\n".encode() * 1000
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
-                self.wfile.flush()
-            if chunked:
-                self.wfile.write(b"0\r\n\r\n")
-            self.close_connection = not chunked
-            return
-        env = {k: os.environ.get(k) for k in ENV}
-        body = json.dumps({"headers": dict(self.headers), "env": env}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, fmt, *args):
-        print("echo", self.command, self.path, flush=True)
-
-print("echo app booting", flush=True)
-ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-'''
 
 
 def _alive(pid: int) -> bool:

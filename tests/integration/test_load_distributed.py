@@ -8,10 +8,10 @@ import pytest
 
 from harness.config import parse_config
 from harness.emulator import EmulatorProcess
+from harness.engine import run_scenario
 from harness.errors import LoadError
-from harness.load.scenarios import run_scenario
 from harness.measurements import TOTAL, ScenarioResult, StepKind
-from tests.integration.profiles import short_shop_load
+from tests.integration.helpers import short_shop_load
 
 SCENARIOS = short_shop_load(slo="{p95_ms: 150, error_ratio: 0.01}")
 

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from harness.cli.app import cli
 from harness.config import Config, parse_config
 from harness.emulator import EmulatorProcess
-from harness.load.scenarios import run_scenario
+from harness.engine import run_scenario
 from harness.measurements import TOTAL, ScenarioResult, StepKind
+from tests.integration.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 APP = "harness-demo"
 HEROKU_ACCEPT = "application/vnd.heroku+json; version=3"
 

@@ -12,8 +12,7 @@ import psutil
 
 from harness.config import parse_config
 from harness.pipeline import Console, platform_client
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.integration.helpers import REPO
 
 CONFIG = f"""
 target:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ from harness.platform.formation import PollPolicy, begin, scale_to, snapshot
 from harness.platform.heroku import HerokuClient
 from harness.platform.journal import JournalStore
 from harness.platform.models import Formation, ProcessFormation, parse_scale_args
+from tests.harness_process import HarnessProcess
 
 APP = "two-types"
 BASE = Formation.of(
@@ -82,50 +81,16 @@ def invoke(args: list[str], env: dict[str, str]) -> Result:
     return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
 
 
-class HarnessProcess:
-    """`python -m harness ...` with its output in files, so a test can wait for a line."""
-
-    def __init__(self, args: list[str], env: dict[str, str], workdir: Path) -> None:
-        self.stdout_path, self.stderr_path = workdir / "stdout.txt", workdir / "stderr.txt"
-        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-m", "harness", *args],
-                env={**os.environ, **env},
-                cwd=workdir,
-                stdout=out,
-                stderr=err,
-            )
-
-    @property
-    def output(self) -> str:
-        return self.stdout_path.read_text() + self.stderr_path.read_text()
-
-    def expect(self, text: str, timeout_s: float = EXPECT_TIMEOUT_S) -> None:
-        __tracebackhide__ = True
-        deadline = time.monotonic() + timeout_s
-        while text not in self.output:
-            if self.popen.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"harness never printed {text!r} (exit {self.popen.returncode}):\n{self.output}")
-            time.sleep(0.1)
-
-    def wait(self, timeout_s: float = 60.0) -> int:
-        return self.popen.wait(timeout_s)
-
-    def close(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.kill()
-            self.popen.wait(30)
-
-
 @pytest.fixture
 def scaling(
     emulator: EmulatorProcess, client: HerokuClient, env: dict[str, str], tmp_path: Path
 ) -> Iterator[HarnessProcess]:
     """`harness scale` stuck in its wait: new dynos take 30 s to boot."""
     emulator.set_settings(APP, boot_delay_s=30)
-    process = HarnessProcess(["scale", "--app", APP, "web=3", "worker=2", "--timeout", "120"], env, tmp_path)
+    args = ["scale", "--app", APP, "web=3", "worker=2", "--timeout", "120"]
+    process = HarnessProcess(args, cwd=tmp_path, env={**os.environ, **env})
     try:
-        process.expect("waiting:")
+        process.expect("waiting:", EXPECT_TIMEOUT_S)
         yield process
     finally:
         process.close()
@@ -139,11 +104,11 @@ def test_a_signal_during_the_wait_restores(
     assert snapshot(client, APP) != BASE
     if signum == signal.SIGINT:
         emulator.fail_next(3, 503, method="PATCH")  # a slower restore, so the second Ctrl-C lands in it
-    scaling.popen.send_signal(signum)
+    scaling.send(signum)
     if signum == signal.SIGINT:
         time.sleep(0.3)
-        scaling.popen.send_signal(signum)
-    assert scaling.wait() == 128 + signum
+        scaling.send(signum)
+    assert scaling.wait(60) == 128 + signum
     assert f"interrupted by {signal.Signals(signum).name}" in scaling.output
     assert "was restored to web=1:Standard-1X worker=1:Standard-2X" in scaling.output
     assert "Traceback" not in scaling.output
@@ -154,8 +119,8 @@ def test_a_signal_during_the_wait_restores(
 def test_kill_9_then_harness_restore(
     client: HerokuClient, scaling: HarnessProcess, state_dir: Path, env: dict[str, str]
 ) -> None:
-    scaling.popen.send_signal(signal.SIGKILL)
-    assert scaling.wait() == -signal.SIGKILL
+    scaling.send(signal.SIGKILL)
+    assert scaling.wait(60) == -signal.SIGKILL
     journal = JournalStore(state_dir).read(APP)
     assert journal is not None and journal.original == BASE
     assert snapshot(client, APP) == journal.intended  # left scaled: only the journal knows better

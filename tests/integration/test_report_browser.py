@@ -2,8 +2,9 @@
 
 Checks what a reader's browser would do with the file: no console errors, no
 request other than the file itself (so none can fail), no horizontal scrolling
-on a phone-sized screen. Screenshots go to test-artifacts/ (report.png at
-desktop width, report-phone.png at 390 px) for people to look at.
+on a phone-sized screen. Screenshots go to the `artifacts_dir` fixture's folder
+($HARNESS_TEST_ARTIFACTS, which .ci/run sets: report.png at desktop width,
+report-phone.png at 390 px, report.pdf) for people to look at.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from harness.capacity.verdict import judge_run
 from harness.report import render_report
 from harness.results import RunStatus, RunStore
 from tests.unit.results_synthetic import (
@@ -34,7 +36,6 @@ from tests.unit.results_synthetic import (
 websocket = pytest.importorskip("websocket", reason="websocket-client (the dev extra) talks to Chromium")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium; .ci/run installs it)"
@@ -93,7 +94,7 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     run.add_scenario(synthetic_load(app), {"name": "expected-load", "kind": "load"})
     run.add_scenario(synthetic_stress(app, cpu_warning=True))
-    run.finish(RunStatus.COMPLETE, test_duration_s=900.0)
+    run.finish(RunStatus.COMPLETE, judge=judge_run, test_duration_s=900.0)
     return render_report(run.path).html
 
 
@@ -178,7 +179,7 @@ def screenshot(client: DevTools, session: str, width: int, path: Path) -> None:
 
 
 def test_the_report_loads_without_errors_or_requests_and_is_screenshotted(
-    chromium: DevTools, report_file: Path
+    chromium: DevTools, report_file: Path, artifacts_dir: Path
 ) -> None:
     url = report_file.resolve().as_uri()
     session = open_page(chromium, url, width=1200)
@@ -198,20 +199,22 @@ def test_the_report_loads_without_errors_or_requests_and_is_screenshotted(
         returnByValue=True,
     )
     assert charts["result"]["value"] == 6
-    screenshot(chromium, session, 1200, ARTIFACTS / "report.png")
-    assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+    screenshot(chromium, session, 1200, artifacts_dir / "report.png")
+    assert (artifacts_dir / "report.png").stat().st_size > 10_000
 
 
-def test_the_report_prints(chromium: DevTools, report_file: Path) -> None:
+def test_the_report_prints(chromium: DevTools, report_file: Path, artifacts_dir: Path) -> None:
     session = open_page(chromium, report_file.resolve().as_uri(), width=1200)
     pdf = base64.b64decode(chromium.send("Page.printToPDF", session, printBackground=True)["data"])
     assert pdf.startswith(b"%PDF")
-    (ARTIFACTS / "report.pdf").write_bytes(pdf)
+    (artifacts_dir / "report.pdf").write_bytes(pdf)
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
     assert pages >= 3  # the whole report, on A4/Letter pages
 
 
-def test_on_a_phone_the_page_does_not_scroll_sideways(chromium: DevTools, report_file: Path) -> None:
+def test_on_a_phone_the_page_does_not_scroll_sideways(
+    chromium: DevTools, report_file: Path, artifacts_dir: Path
+) -> None:
     session = open_page(chromium, report_file.resolve().as_uri(), width=390)
     overflow = chromium.send(
         "Runtime.evaluate",
@@ -220,4 +223,4 @@ def test_on_a_phone_the_page_does_not_scroll_sideways(chromium: DevTools, report
         returnByValue=True,
     )
     assert overflow["result"]["value"] <= 0
-    screenshot(chromium, session, 390, ARTIFACTS / "report-phone.png")
+    screenshot(chromium, session, 390, artifacts_dir / "report-phone.png")

@@ -20,7 +20,7 @@ import pytest
 
 from harness.config import parse_config
 from harness.emulator import EmulatorProcess
-from harness.load.scenarios import run_scenario
+from harness.engine import run_scenario
 from harness.measurements import TOTAL, LevelMode
 from harness.report import RenderedReport, render_report
 from harness.results import (
@@ -34,7 +34,7 @@ from harness.results import (
     RunStatus,
     RunStore,
 )
-from tests.integration.profiles import short_shop_load
+from tests.integration.helpers import short_shop_load
 
 APP = "harness-demo"
 SCENARIOS = short_shop_load(app=APP, slo="{p95_ms: 2000, error_ratio: 0.05}")

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.integration.helpers import DEMO_DIR, ECHO_APP
 from tests.integration.runtime_driver import RuntimeProcess
-from tests.integration.test_emulator_runtime import DEMO_DIR, ECHO_APP
 
 ROUTER_OK = re.compile(
     r"heroku\[router\]: at=info method=GET path=\"/search\?q=a\" host=127\.0\.0\.1:\d+ "

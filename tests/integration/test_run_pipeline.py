@@ -22,8 +22,8 @@ import pytest
 
 from harness.emulator import EmulatorProcess
 from tests.harness_process import HarnessProcess
+from tests.integration.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 ACCEPT = "application/vnd.heroku+json; version=3"
 
 SHORT_PROFILE = """

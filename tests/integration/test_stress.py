@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from harness.cli.app import cli
 from harness.config import parse_config
 from harness.emulator import EmulatorProcess
-from harness.load.scenarios import run_scenario
+from harness.engine import run_scenario
 from harness.measurements import StepKind
 
 DEMO = "harness-demo"

@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from harness.cli.app import cli
-from harness.cli.emulator import parse_app_option, parse_setting_option
+from harness.emulator.cli import parse_app_option, parse_setting_option
 
 
 def test_serve_help_names_every_option() -> None:

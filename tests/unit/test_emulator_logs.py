@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
-from harness.emulator.dynos import DYNO_SIZES, canonical_size
 from harness.emulator.logs import LogBuffer, format_line
+from harness.emulator.sizes import DYNO_SIZES, canonical_size
 
 WHEN = datetime(2024, 10, 17, 22, 23, 22, 209776, tzinfo=UTC)
 
@@ -69,6 +69,7 @@ def test_subscribers_get_new_matching_lines_until_closed() -> None:
 def test_sizes_are_case_insensitive_and_capitalised() -> None:
     assert canonical_size("standard-2x").name == "Standard-2X"
     assert canonical_size("PERFORMANCE-L").web_concurrency == 17
-    assert {
-        size.memory_mb for name, size in DYNO_SIZES.items() if name in ("eco", "basic", "standard-1x")
-    } == {512}
+    assert {size.memory_mb for size in DYNO_SIZES if size.name in ("Eco", "Basic", "Standard-1X")} == {512}
+    concurrency = {size.name: size.web_concurrency for size in DYNO_SIZES}
+    assert concurrency["Standard-2X"] == 4 and concurrency["Performance-M"] == 5
+    assert concurrency["Private-S"] == 4 and concurrency["Performance-2XL"] == 33

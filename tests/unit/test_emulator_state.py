@@ -7,19 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from harness.emulator.api_error import ApiError
+from harness.emulator.models import AddOnPlan, App
 from harness.emulator.ranges import paginate, parse_range
 from harness.emulator.ratelimit import GcraBucket
 from harness.emulator.render import app_json, dyno_size_json, formation_json, release_json, slug_json
+from harness.emulator.scaling import parse_quantity
 from harness.emulator.schema import assert_response, find_link, request_errors, response_errors
-from harness.emulator.state import (
-    DYNO_SIZES,
-    AddOnPlan,
-    ApiError,
-    App,
-    Platform,
-    find_dyno_size,
-    parse_quantity,
-)
+from harness.emulator.sizes import DYNO_SIZES, find_dyno_size
+from harness.emulator.state import Platform
 
 
 class StepClock:

@@ -57,14 +57,27 @@ def test_missing_token_says_how_to_set_one(tmp_path: Path) -> None:
 
 def test_unparsable_netrc_error_does_not_quote_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "netrc"
-    bad.write_text(f'machine api.heroku.com password "{SECRET}\n  macdef\n')
+    bad.write_text(f"machine api.heroku.com\n  login me@example.com\n  password {SECRET}\n  macdef\n")
     bad.chmod(0o600)
-    try:
-        token = find_token({"NETRC": str(bad)})
-    except AuthError as exc:
-        assert SECRET not in str(exc)
-    else:
-        assert token.source is TokenSource.NETRC
+    with pytest.raises(AuthError, match="Could not read the netrc file") as info:
+        find_token({"NETRC": str(bad)})
+    assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [f'"{SECRET}\n  macdef\n', f'"{SECRET} extra"', f"'{SECRET}'"],
+    ids=["unclosed", "space", "quoted"],
+)
+def test_a_netrc_password_with_spaces_or_quotes_is_refused(tmp_path: Path, password: str) -> None:
+    """Heroku's CLI writes `password <token>` unquoted and reads `\\S+`: no token it wrote looks like this."""
+    bad = tmp_path / "netrc"
+    bad.write_text(f"machine api.heroku.com password {password}\n")
+    bad.chmod(0o600)
+    with pytest.raises(AuthError, match="spaces or quotes") as info:
+        find_token({"NETRC": str(bad)})
+    assert SECRET not in str(info.value)
+    assert "heroku login" in str(info.value)
 
 
 def test_token_text_forms_are_masked() -> None:

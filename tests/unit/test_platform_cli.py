@@ -20,13 +20,6 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     return CliRunner()
 
 
-def test_commands_have_help(runner: CliRunner) -> None:
-    for command in ("scale", "restore", "status"):
-        result = runner.invoke(cli, [command, "--help"])
-        assert result.exit_code == 0, result.output
-        assert "Usage:" in result.output
-
-
 def test_scale_rejects_delta_quantities(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["scale", "--app", "shop-staging", "web+1"])
     assert result.exit_code == 2

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.capacity.verdict import judge_run
 from harness.measurements import TOTAL
 from harness.report import render_report
 from harness.report.html import render_html
@@ -56,7 +57,7 @@ def full_run(writer: RunWriter, *, cpu_warning: bool = False) -> RunDir:
         synthetic_load(app), {"name": "expected-load", "kind": "load", "slo": {"p95_ms": 300}}
     )
     writer.add_scenario(synthetic_stress(app, cpu_warning=cpu_warning))
-    writer.finish(RunStatus.COMPLETE, test_duration_s=1800.0)
+    writer.finish(RunStatus.COMPLETE, judge=judge_run, test_duration_s=1800.0)
     return RunDir.open(writer.path)
 
 
@@ -138,7 +139,7 @@ def test_per_endpoint_errors_and_steps_tables(rendered: tuple[RunDir, str]) -> N
 
 def test_an_incomplete_run_renders_with_a_banner_and_without_missing_parts(writer: RunWriter) -> None:
     writer.add_scenario(synthetic_load(AppModel()))
-    writer.finish(RunStatus.INCOMPLETE, failure="interrupted (Ctrl-C)")
+    writer.finish(RunStatus.INCOMPLETE, judge=judge_run, failure="interrupted (Ctrl-C)")
     html = render_html(RunDir.open(writer.path))
     assert "Incomplete run: interrupted (Ctrl-C)" in html
     assert "the breaking point was not searched (no stress scenario)" in html
@@ -156,7 +157,7 @@ def test_an_empty_run_still_renders_every_section(writer: RunWriter) -> None:
 def test_a_failed_slo_is_said_plainly(writer: RunWriter) -> None:
     slow = AppModel(base_ms=120.0)
     writer.add_scenario(synthetic_load(slow))
-    writer.finish()
+    writer.finish(judge=judge_run)
     html = render_html(RunDir.open(writer.path))
     assert (
         "Release v52 on 4 × Standard-2X does not hold the expected peak of 60 req/s: "
@@ -174,7 +175,7 @@ def test_text_from_the_run_is_escaped(writer: RunWriter) -> None:
 
 def test_render_report_writes_the_three_files_into_the_run_dir(writer: RunWriter) -> None:
     writer.add_scenario(synthetic_load(AppModel()))
-    writer.finish()
+    writer.finish(judge=judge_run)
     run = RunDir.open(writer.path)
     rendered = render_report(run.path)
     assert rendered.html == run.path / "report.html"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from harness.capacity.verdict import judge_run
 from harness.cli.app import cli
 from harness.report import junit_xml, summary
 from harness.results import RunDir, RunStatus, RunStore
@@ -26,13 +27,15 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     passing = store.create("harness-demo", synthetic_meta(release=51))
     passing.add_scenario(synthetic_load(app))
     passing.add_scenario(synthetic_stress(app))
-    passing.finish()
+    passing.finish(judge=judge_run)
     tight = store.create("harness-demo", synthetic_meta(release=52))
     tight.update(required_headroom=3.0)
     tight.add_scenario(synthetic_load(app))
     tight.add_scenario(synthetic_stress(app))
-    tight.finish()
-    store.create("harness-demo", synthetic_meta(release=53)).finish(RunStatus.INCOMPLETE, failure="SIGTERM")
+    tight.finish(judge=judge_run)
+    store.create("harness-demo", synthetic_meta(release=53)).finish(
+        RunStatus.INCOMPLETE, judge=judge_run, failure="SIGTERM"
+    )
     return root
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from harness.capacity.verdict import headroom, judge_run
 from harness.errors import ResultsError
 from harness.measurements import TOTAL
 from harness.results import RunDir, RunStatus, RunStore, RunWriter, model
@@ -37,7 +38,7 @@ def finished_run(fresh_run_dir: RunWriter) -> RunDir:
     app = AppModel()
     fresh_run_dir.add_scenario(synthetic_load(app), {"name": "expected-load", "kind": "load"})
     fresh_run_dir.add_scenario(synthetic_stress(app))
-    fresh_run_dir.finish(RunStatus.COMPLETE)
+    fresh_run_dir.finish(RunStatus.COMPLETE, judge=judge_run)
     return RunDir.open(fresh_run_dir.path)
 
 
@@ -151,7 +152,7 @@ def test_no_token_or_config_var_value_reaches_the_disk(fresh_run_dir: RunWriter)
     }
     fresh_run_dir.add_scenario(synthetic_load(AppModel()), config)
     fresh_run_dir.event("preflight", token=TOKEN, config_vars={"SECRET_KEY": "s3cr3t-value"})
-    fresh_run_dir.finish()
+    fresh_run_dir.finish(judge=judge_run)
     written = "".join(p.read_text() for p in fresh_run_dir.path.iterdir())
     for secret in (TOKEN, "postgres://user:pw@db/x", "s3cr3t-value"):
         assert secret not in written
@@ -209,8 +210,10 @@ def test_history_lists_newest_first_and_filters_by_app(store: RunStore, tmp_path
         )
         run.add_scenario(synthetic_load(app))
         run.add_scenario(synthetic_stress(app))
-        run.finish()
-    store.create("other-app", synthetic_meta(release=9)).finish("failed", failure="scale-up failed")
+        run.finish(judge=judge_run)
+    store.create("other-app", synthetic_meta(release=9)).finish(
+        "failed", failure="scale-up failed", judge=judge_run
+    )
     (store.reports_dir / "not-a-run").mkdir()
 
     runs = store.history(app="harness-demo")
@@ -270,11 +273,11 @@ def test_headroom_compares_in_the_expected_peaks_unit(finished_run: RunDir) -> N
     record = finished_run.record
     point = record.breaking_point
     assert point is not None and point.level is not None
-    assert record.headroom() == pytest.approx(point.level / 60.0)
+    assert headroom(record) == pytest.approx(point.level / 60.0)
     users_peak = record.model_copy(update={"expected_peak": model.LevelInfo(mode="users", value=24)})
     load = record.expected_load_scenario()
     assert load is not None and load.judged is not None
-    assert users_peak.headroom() == pytest.approx(point.sustainable_rps / load.judged.total.rps)  # type: ignore[operator]
+    assert headroom(users_peak) == pytest.approx(point.sustainable_rps / load.judged.total.rps)  # type: ignore[operator]
 
 
 def test_the_public_surface_is_pinned() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.capacity.slo import EndpointLimits, SloLimits, judge, success_rps
+from harness.capacity.slo import EndpointLimits, SloLimits, judge, slo_limits, success_rps
 from harness.config import EndpointSlo, Slo
 from harness.measurements import (
     TOTAL,
@@ -166,7 +166,7 @@ def test_limits_convert_from_the_scenario_slo_including_method_prefixed_endpoint
         min_rps=10,
         endpoints={"GET /search": EndpointSlo(p99_ms=800), "/checkout": EndpointSlo(error_ratio=0.0)},
     )
-    limits = SloLimits.from_slo(slo, saturation_tolerance=0.07)
+    limits = slo_limits(slo, saturation_tolerance=0.07)
     assert (limits.p95_ms, limits.error_ratio, limits.min_rps, limits.saturation_tolerance) == (
         300,
         0.02,

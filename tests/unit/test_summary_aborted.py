@@ -18,7 +18,8 @@ CONFIG = {"name": "find-breaking-point", "kind": "stress", "abort": {"error_rati
 
 def _record(tmp_path: Path, point: BreakingPoint) -> RunRecord:
     writer = RunStore(tmp_path / "reports").create("harness-demo", synthetic_meta())
-    result = synthetic_stress(AppModel()).model_copy(update={"status": "aborted", "breaking_point": point})
+    update = {"status": "aborted", "breaking_point": point, "abort_for_s": 2.0}
+    result = synthetic_stress(AppModel()).model_copy(update=update)
     writer.add_scenario(result, config=CONFIG)
     return writer.record
 

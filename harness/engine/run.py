@@ -1,29 +1,20 @@
-"""Plans for load, spike and soak scenarios, and running any scenario end to end → `ScenarioResult`.
+"""One scenario end to end → `ScenarioResult`: its plan driven through `load/`, judged by `capacity/`.
 
-Every kind is a plan generator driven by `run_steps` (the stress kind's plan
-is the breaking-point search of `capacity/search.py`). Verdicts come from
-`capacity/slo.py`, judged on the aggregate window of the measured phase only:
-ramp and warm-up windows are recorded but never judged.
-
-- **load**: ramp + warm-up, then the hold in `window_s` windows; judged on the
-  whole hold.
-- **spike**: the base level, the spike, then back to the recovery level (default:
-  the base) in `recovery.window_s` windows until the SLOs hold again (at most
-  `recovery.limit_s`). The recovery time is from the drop until the start of the
-  first window in which every SLO held. Judged on the base phase, plus recovery.
-- **soak**: like load with long windows; adds p95 drift (last window / first − 1).
-  Dyno memory drift is not measured here (no memory source in `load/`).
+Verdicts are judged on the aggregate window of the measured phase only: ramp
+and warm-up windows are recorded but never judged. A load or soak scenario is
+judged on its whole hold (soak adds the p95 drift: last window / first − 1;
+dyno memory drift is not measured here), a spike on its base phase plus the
+recovery, a stress scenario by the breaking-point search.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import TextIO
 
 from harness.capacity.search import SearchParams, SearchStatus, breaking_point_search
-from harness.capacity.slo import SloLimits, judge
+from harness.capacity.slo import judge, slo_limits, step_record
 from harness.config import (
     Config,
     LoadScenario,
@@ -32,6 +23,7 @@ from harness.config import (
     SpikeScenario,
     StressScenario,
 )
+from harness.engine.plans import hold_plan, planned_seconds, spike_plan
 from harness.errors import LoadError
 from harness.load.locustfile import load_locustfile, select_user_classes
 from harness.load.pacing import PacingMode
@@ -51,97 +43,17 @@ from harness.measurements import (
     ErrorCount,
     LevelMode,
     Recovery,
+    ScenarioKind,
     ScenarioResult,
+    ScenarioStatus,
+    SloLimits,
     StepKind,
-    StepPlan,
     StepRecord,
     StepWindow,
     Verdict,
 )
 
-__all__ = ["hold_plan", "planned_seconds", "run_scenario", "session_options", "spike_plan"]
-
-
-def hold_plan(scenario: LoadScenario | SoakScenario) -> Generator[StepPlan, StepWindow, None]:
-    """Warm-up (with the ramp), then the hold cut into `window_s` windows."""
-    level, mode = scenario.level.value, scenario.level.mode
-    index = 0
-    ramp_s = scenario.ramp_s
-    if scenario.warmup_s > 0:
-        yield StepPlan(
-            index=0,
-            kind=StepKind.WARMUP,
-            level=level,
-            mode=mode,
-            ramp_s=ramp_s,
-            hold_s=scenario.warmup_s,
-            label="warm-up",
-        )
-        index, ramp_s = 1, 0.0
-    windows = max(1, math.ceil(scenario.hold_s / scenario.window_s - 1e-9))
-    for n in range(windows):
-        hold = min(scenario.window_s, scenario.hold_s - n * scenario.window_s)
-        yield StepPlan(
-            index=index + n,
-            kind=StepKind.HOLD,
-            level=level,
-            mode=mode,
-            ramp_s=ramp_s if n == 0 else 0.0,
-            hold_s=hold,
-            label=f"hold {n + 1}/{windows}",
-        )
-
-
-def spike_plan(scenario: SpikeScenario, limits: SloLimits) -> Generator[StepPlan, StepWindow, Recovery]:
-    """Base, spike, then recovery windows until one meets every SLO; returns the recovery."""
-    mode = scenario.base.mode
-    yield StepPlan(
-        index=0,
-        kind=StepKind.HOLD,
-        level=scenario.base.value,
-        mode=mode,
-        hold_s=scenario.base_s,
-        label="base",
-    )
-    spike = yield StepPlan(
-        index=1,
-        kind=StepKind.SPIKE,
-        level=scenario.spike.value,
-        mode=mode,
-        hold_s=scenario.spike_s,
-        label="spike",
-    )
-    level = scenario.recovery.level.value if scenario.recovery.level is not None else scenario.base.value
-    dropped_at = spike.end_ts
-    index = 2
-    while True:
-        window = yield StepPlan(
-            index=index,
-            kind=StepKind.RECOVERY,
-            level=level,
-            mode=mode,
-            hold_s=scenario.recovery.window_s,
-            label=f"recovery {index - 1}",
-        )
-        if judge(window, limits).ok:
-            return Recovery(
-                level=level,
-                recovered=True,
-                time_to_recover_s=round(window.start_ts - dropped_at, 3),
-                limit_s=scenario.recovery.limit_s,
-            )
-        if window.aborted or window.end_ts - dropped_at >= scenario.recovery.limit_s:
-            return Recovery(level=level, recovered=False, limit_s=scenario.recovery.limit_s)
-        index += 1
-
-
-def planned_seconds(scenario: Scenario) -> float | None:
-    """How long a scenario is planned to take (None for stress: the search decides)."""
-    if isinstance(scenario, LoadScenario | SoakScenario):
-        return scenario.ramp_s + scenario.warmup_s + scenario.hold_s
-    if isinstance(scenario, SpikeScenario):
-        return scenario.base_s + scenario.spike_s + scenario.recovery.limit_s
-    return None
+__all__ = ["run_scenario", "session_options"]
 
 
 def session_options(
@@ -203,7 +115,7 @@ def run_scenario(
         try:
             result = _run_kind(config, scenario, session)
         except ScenarioAborted as aborted:
-            result = _finish(scenario, session, status="aborted", abort_reason=aborted.reason)
+            result = _finish(scenario, session, status=ScenarioStatus.ABORTED, abort_reason=aborted.reason)
         result = result.model_copy(
             update={
                 "started_ts": started,
@@ -212,10 +124,13 @@ def run_scenario(
                 "errors": _all_errors(session),
                 "cpu_warnings": list(session.cpu_warnings),
                 "workers": options.workers + options.expect_workers,
+                "limits": _limits(scenario),
+                "abort_for_s": scenario.abort.for_s if scenario.abort is not None else None,
             }
         )
         if session.interrupted:
-            result = result.model_copy(update={"status": "interrupted", "abort_reason": INTERRUPTED_REASON})
+            interrupted = {"status": ScenarioStatus.INTERRUPTED, "abort_reason": INTERRUPTED_REASON}
+            result = result.model_copy(update=interrupted)
     return result
 
 
@@ -231,7 +146,7 @@ def _run_kind(config: Config, scenario: Scenario, session: LoadSession) -> Scena
 
 
 def _limits(scenario: Scenario) -> SloLimits:
-    return SloLimits.from_slo(scenario.slo)
+    return slo_limits(scenario.slo)
 
 
 def _records(session: LoadSession, limits: SloLimits) -> list[StepRecord]:
@@ -242,17 +157,8 @@ def _records(session: LoadSession, limits: SloLimits) -> list[StepRecord]:
         if window.plan.kind in (StepKind.RAMP, StepKind.WARMUP):
             records.append(StepRecord(window=window, note="warm-up: not judged"))
             continue
-        judgement = judge(window, limits)
-        first = judgement.first_broken
-        records.append(
-            StepRecord(
-                window=window,
-                verdicts=list(judgement.verdicts),
-                ok=judgement.ok,
-                broken_by=first.criterion if first else None,
-                note="load generator saturated" if window.generator_saturated else "",
-            )
-        )
+        note = "load generator saturated" if window.generator_saturated else ""
+        records.append(step_record(window, judge(window, limits), note))
     return records
 
 
@@ -265,8 +171,7 @@ def _judge_hold(scenario: LoadScenario | SoakScenario, session: LoadSession) -> 
     verdicts = list(judge(judged, limits).verdicts)
     if isinstance(scenario, SoakScenario):
         verdicts.append(_p95_drift(holds, scenario.max_p95_drift_ratio))
-    status = "passed" if all(v.passed for v in verdicts) else "failed"
-    return _finish(scenario, session, status=status, judged=judged, verdicts=verdicts)
+    return _finish(scenario, session, status=_status(verdicts), judged=judged, verdicts=verdicts)
 
 
 def _aggregate(session: LoadSession, parts: list[Measured], *, label: str) -> StepWindow:
@@ -305,7 +210,7 @@ def _run_spike(scenario: SpikeScenario, session: LoadSession) -> ScenarioResult:
             unit="s",
         )
     )
-    status = "passed" if all(v.passed for v in verdicts) else "failed"
+    status = _status(verdicts)
     return _finish(scenario, session, status=status, judged=judged, verdicts=verdicts, recovery=recovery)
 
 
@@ -317,9 +222,9 @@ def _run_stress(config: Config, scenario: StressScenario, session: LoadSession) 
     aborted = found.breaking_point.status == SearchStatus.ABORTED
     return ScenarioResult(
         name=scenario.name,
-        kind=scenario.kind,
+        kind=ScenarioKind.STRESS,
         mode=scenario.start.mode,
-        status="aborted" if aborted else "passed",
+        status=ScenarioStatus.ABORTED if aborted else ScenarioStatus.PASSED,
         started_ts=session.started_ts,
         ended_ts=session.clock.now(),
         steps=list(found.steps),
@@ -341,7 +246,7 @@ def _finish(
     scenario: Scenario,
     session: LoadSession,
     *,
-    status: str,
+    status: ScenarioStatus,
     judged: StepWindow | None = None,
     verdicts: list[Verdict] | None = None,
     recovery: Recovery | None = None,
@@ -350,7 +255,7 @@ def _finish(
     mode = scenario.start.mode if isinstance(scenario, StressScenario) else _level_mode(scenario)
     return ScenarioResult(
         name=scenario.name,
-        kind=scenario.kind,
+        kind=ScenarioKind(scenario.kind),
         mode=mode,
         status=status,
         started_ts=session.started_ts,
@@ -361,6 +266,10 @@ def _finish(
         recovery=recovery,
         abort_reason=abort_reason,
     )
+
+
+def _status(verdicts: list[Verdict]) -> ScenarioStatus:
+    return ScenarioStatus.PASSED if all(v.passed for v in verdicts) else ScenarioStatus.FAILED
 
 
 def _level_mode(scenario: LoadScenario | SoakScenario | SpikeScenario) -> LevelMode:

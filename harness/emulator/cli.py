@@ -1,7 +1,8 @@
-"""`harness emulator serve`: run the local Heroku (Platform API, routers, dynos) until Ctrl-C.
+"""The `emulator` click group: `harness emulator serve` runs the local Heroku until Ctrl-C.
 
-This module must stay importable without `harness.cli.app` (see
-`harness/emulator/__main__.py`): it imports click, the emulator and errors only.
+It lives in the emulator (which stands alone: it imports click, itself and
+`harness.errors` only), so `python -m harness.emulator` never loads
+`harness.cli`; `harness.cli.app` lists this group among its lazy commands.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from harness.emulator.runtime import RuntimeSettings
 from harness.emulator.server import DEFAULT_APP_NAME, ReadyInfo, ServerOptions, check_loopback, serve
+from harness.emulator.settings import RuntimeSettings
 from harness.errors import ConfigError
 
 __all__ = ["TOKEN_ENV", "emulator", "parse_app_option", "parse_setting_option"]
