@@ -4,7 +4,7 @@
 where scaling stops; `usl` fits the Universal Scalability Law per dyno size;
 `recommend` picks the cheapest formation that holds the peak with headroom;
 `costs` prices formations, requests and the test itself; `plan` puts them
-together for the report. Pure logic: no I/O, no clock.
+together, and `runs` plans a recorded multi-formation run. Pure logic: no I/O, no clock.
 """
 
 from harness.capacity.planning.costs import (
@@ -32,6 +32,7 @@ from harness.capacity.planning.points import (
     scaling_stop,
 )
 from harness.capacity.planning.recommend import Candidate, Recommendation, recommend
+from harness.capacity.planning.runs import plan_for_run, point_from_breaking_point
 from harness.capacity.planning.usl import FitQuality, NotEnoughPoints, UslFit, fit_quality, fit_usl, usl
 
 __all__ = [
@@ -60,7 +61,9 @@ __all__ = [
     "fit_usl",
     "formation_cost",
     "plan_capacity",
+    "plan_for_run",
     "point_from_bracket",
+    "point_from_breaking_point",
     "point_from_repeats",
     "recommend",
     "run_cost",

@@ -79,6 +79,7 @@ class CapacityPlan(_Frozen):
 
     sizes: list[SizePlan] = Field(default_factory=list)
     recommendation: Recommendation
+    excluded: list[str] = Field(default_factory=list)  # formations with no capacity to plan on, and why
 
 
 def _fit_note(size: str, counts: int, fit: UslFit | None, refusal: str) -> str:
