@@ -63,11 +63,12 @@ class SizePlan(_Frozen):
             out = [self.stop.sentence]
         else:
             out = [f"Only one {self.size} formation measured: no scaling curve for this size."]
-        if self.fit is not None and self.fit.peak_dynos is not None:
-            out.append(
-                f"The model puts the {self.size} peak at N* ≈ {self.fit.peak_dynos:.1f} dynos: past it, "
-                "more dynos make the app slower."
-            )
+        fit = self.fit
+        if fit is not None and fit.peak_dynos is not None:
+            text = f"The model puts the {self.size} peak at N* ≈ {fit.peak_dynos:.1f} dynos"
+            if fit.peak_dynos > fit.max_measured:
+                text += f", beyond the {fit.max_measured} measured: a forecast, not a measurement"
+            out.append(text + "; past it, more dynos make the app slower.")
         out.append(self.fit_note)
         if self.fit is not None and self.fit.warning:
             out.append(self.fit.warning)
