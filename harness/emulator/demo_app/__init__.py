@@ -23,6 +23,10 @@ a "slower release" is one ``PATCH /apps/{app}/config-vars`` away):
 - ``DEMO_SLOWDOWN``: a multiplier on every service time (default 1.0).
 - ``DEMO_SERVICE_MS_<NAME>``: one endpoint's service time in ms (NAME is
   HOME, PRODUCT, SEARCH or CHECKOUT).
+- ``DEMO_SHARED_CAP_RPS``: a bottleneck shared by all dynos (a lock every
+  request holds for ``1 / cap`` s, see ``shared.py``): the app as a whole then
+  serves ``min(n * capacity_rps(dyno), cap)``. ``DEMO_SHARED_LOCK`` names its
+  file (give apps that run side by side their own).
 
 Default service times: ``/`` 10 ms, ``/products/<id>`` 20 ms, ``/search`` 40 ms,
 ``/checkout`` (POST) 80 ms, ``/health`` 0 ms (no slot). A Standard-1X dyno
