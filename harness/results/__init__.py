@@ -9,6 +9,7 @@ from __future__ import annotations
 from harness.results.model import (
     SCHEMA_VERSION,
     DynoGroup,
+    FormationRun,
     LevelInfo,
     LoadGeneratorInfo,
     PlatformInfo,
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_REPORTS_DIR",
     "SCHEMA_VERSION",
     "DynoGroup",
+    "FormationRun",
     "LevelInfo",
     "LoadGeneratorInfo",
     "PlatformInfo",

@@ -41,6 +41,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "UPGRADES",
     "DynoGroup",
+    "FormationRun",
     "LevelInfo",
     "LoadGeneratorInfo",
     "PlatformInfo",
@@ -58,10 +59,17 @@ __all__ = [
     "upgrade",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-# schema_version N → a function returning the same data as version N+1. Empty while 1 is the only version.
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 adds multi-formation runs (`formations`) and where prices came from; v1 runs had one
+    formation per run directory and no price source."""
+    return {**data, "formations": data.get("formations", [])}
+
+
+# schema_version N → a function returning the same data as version N+1.
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 # Keys whose values are secrets or may hold one: replaced by "[redacted]" wherever they appear.
 _SECRET_KEY = re.compile(
@@ -183,6 +191,31 @@ class ScenarioEntry(_Model):
         return all(v.passed for v in self.verdicts) and not ended
 
 
+class FormationRun(_Model):
+    """One formation of a multi-formation run: what it measured; its own run directory holds the rest.
+
+    `dir` is relative to the parent run directory (e.g. 'formations/2-standard-1x'); that directory is a
+    complete run directory as a one-formation run writes it, with its own report."""
+
+    index: int = Field(ge=0)
+    dir: str
+    size: str  # the process type under test: its size and dyno count
+    dynos: int = Field(ge=0)
+    dyno_cost_per_hour_usd: float | None = None
+    groups: list[DynoGroup] = Field(default_factory=list)  # the whole formation tested
+    status: RunStatus = RunStatus.RUNNING
+    duration_s: float | None = None  # time at this formation: its scale request to the next change
+    cost_usd: float | None = None
+    breaking_point: BreakingPoint | None = None
+    breaking_scenario: str | None = None  # the stress scenario the breaking point comes from
+    verdict: RunVerdict | None = None
+    failure: str | None = None
+
+    def describe(self) -> str:
+        """'2 × Standard-1X'."""
+        return f"{self.dynos} × {self.size}"
+
+
 class RunMeta(_Model):
     """What the pipeline knows when a run starts (or learns later, through `update`)."""
 
@@ -203,6 +236,10 @@ class RunMeta(_Model):
     repeat: int | None = None  # 1-based index of this run in its series
     repeats: int | None = None  # planned runs in the series
     label: str | None = None  # what `compare` calls this run's side ('v51' of an A/B test)
+    formations: list[FormationRun] = Field(default_factory=list)  # a multi-formation run, in test order
+    prices_source: str | None = None  # 'live' (GET /dyno-sizes), 'builtin' or 'mixed'
+    prices_as_of: str | None = None  # the built-in price table's date, when it was used
+    max_dynos_per_type: int | None = None  # the guard's ceiling: recommendations stay at or below it
 
 
 class RunRecord(RunMeta):

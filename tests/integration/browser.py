@@ -1,14 +1,14 @@
-"""Headless Chromium over the DevTools protocol, for tests that look at a report in a real browser.
+"""Headless Chromium over the DevTools protocol, for the tests that open reports in a real browser.
 
-`start_chromium(profile_dir)` starts it (loopback DevTools port only) and
-yields a `DevTools` client; `open_page` loads a URL in a new tab with console,
-log and network events on; `screenshot` captures the whole page.
+`chromium` (a module-scoped fixture, registered in conftest.py) starts one
+browser per test module on a free DevTools port and stops it by PID;
+`open_page` loads a URL in a new tab with console, log and network events on,
+so a test can assert that a report loads without errors and requests nothing.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import shutil
@@ -18,16 +18,31 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import websocket
+import pytest
+
+__all__ = [
+    "CHROMIUM",
+    "DevTools",
+    "chromium",
+    "evaluate",
+    "needs_chromium",
+    "open_page",
+    "page_errors",
+    "screenshot",
+]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium; .ci/run installs it)"
+)
 
 
 class DevTools:
     """A minimal DevTools protocol client: commands with ids, events collected while waiting."""
 
     def __init__(self, url: str) -> None:
-        self.socket = websocket.create_connection(url, timeout=30, suppress_origin=True)
+        self.websocket = pytest.importorskip("websocket", reason="websocket-client (the dev extra) is needed")
+        self.socket = self.websocket.create_connection(url, timeout=30, suppress_origin=True)
         self.events: list[dict[str, Any]] = []
         self.next_id = 0
 
@@ -59,16 +74,16 @@ class DevTools:
             self.socket.settimeout(max(0.05, deadline - time.monotonic()))
             try:
                 self.events.append(json.loads(self.socket.recv()))
-            except websocket.WebSocketTimeoutException:
+            except self.websocket.WebSocketTimeoutException:
                 return
 
     def of(self, *methods: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("method") in methods]
 
 
-@contextlib.contextmanager
-def start_chromium(profile: Path) -> Iterator[DevTools]:
-    """Headless Chromium with its DevTools port on loopback, stopped (by PID) on the way out."""
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevTools]:
+    profile = tmp_path_factory.mktemp("chromium-profile")
     log = open(profile.parent / "chromium.log", "wb")  # noqa: SIM115 - closed in finally
     assert CHROMIUM is not None
     process = subprocess.Popen(
@@ -144,3 +159,18 @@ def screenshot(client: DevTools, session: str, width: int, path: Path) -> None:
     data = client.send("Page.captureScreenshot", session, format="png", captureBeyondViewport=True)["data"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(base64.b64decode(data))
+
+
+def evaluate(client: DevTools, session: str, expression: str) -> Any:
+    """The value of a JavaScript expression in the page."""
+    return client.send("Runtime.evaluate", session, expression=expression, returnByValue=True)["result"].get(
+        "value"
+    )
+
+
+def page_errors(client: DevTools) -> list[dict[str, Any]]:
+    """Console errors, uncaught exceptions and error log entries seen since the page was opened."""
+    errors = [e for e in client.of("Runtime.consoleAPICalled") if e["params"]["type"] in {"error", "assert"}]
+    errors += client.of("Runtime.exceptionThrown")
+    errors += [e for e in client.of("Log.entryAdded") if e["params"]["entry"]["level"] == "error"]
+    return errors

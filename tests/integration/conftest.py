@@ -1,4 +1,4 @@
-"""Shared integration fixtures: one emulator subprocess for the whole session.
+"""Shared integration fixtures: one emulator subprocess for the whole session; headless Chromium.
 
 `emulator` is a started `EmulatorProcess` (the bundled demo app as
 `harness-demo`, web=1:Standard-1X) with short timeouts so failures show up in
@@ -16,6 +16,7 @@ import pytest
 
 from harness.emulator import EmulatorProcess
 from tests.harness_process import HarnessProcess
+from tests.integration.browser import chromium  # noqa: F401  (the fixture: headless Chromium per module)
 
 
 @pytest.fixture(scope="session")

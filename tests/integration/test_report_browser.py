@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ import pytest
 from harness.capacity.verdict import judge_run
 from harness.report import render_report
 from harness.results import RunStatus, RunStore
+from tests.integration.browser import DevTools, needs_chromium, open_page, screenshot
 from tests.unit.results_synthetic import (
     CPU_WARNING,
     AppModel,
@@ -27,13 +27,7 @@ from tests.unit.results_synthetic import (
     synthetic_stress,
 )
 
-pytest.importorskip("websocket", reason="websocket-client (the dev extra) talks to Chromium")
-
-from tests.integration.browser import CHROMIUM, DevTools, open_page, screenshot, start_chromium
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium; .ci/run installs it)"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +41,6 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run.add_scenario(synthetic_stress(app, cpu_warning=True))
     run.finish(RunStatus.COMPLETE, judge=judge_run, test_duration_s=900.0)
     return render_report(run.path).html
-
-
-@pytest.fixture(scope="module")
-def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevTools]:
-    with start_chromium(tmp_path_factory.mktemp("chromium-profile")) as client:
-        yield client
 
 
 def test_the_report_loads_without_errors_or_requests_and_is_screenshotted(

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.report import render_report
+from tests.integration.browser import DevTools, evaluate, needs_chromium, open_page, screenshot
 from tests.unit.server_synthetic import synthetic_run, synthetic_server_log
 
-pytest.importorskip("websocket", reason="websocket-client (the dev extra) talks to Chromium")
-
-from tests.integration.browser import CHROMIUM, DevTools, open_page, screenshot, start_chromium
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium; .ci/run installs it)"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -24,18 +18,6 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = synthetic_run(tmp_path_factory.mktemp("reports"))
     synthetic_server_log(run)
     return render_report(run.path).html
-
-
-@pytest.fixture(scope="module")
-def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevTools]:
-    with start_chromium(tmp_path_factory.mktemp("chromium-profile")) as client:
-        yield client
-
-
-def evaluate(client: DevTools, session: str, expression: str) -> object:
-    return client.send("Runtime.evaluate", session, expression=expression, returnByValue=True)["result"][
-        "value"
-    ]
 
 
 def test_the_server_section_renders_in_a_browser(

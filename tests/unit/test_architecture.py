@@ -32,8 +32,7 @@ FORBIDDEN = {
 EMULATOR_MAY_IMPORT = ("harness.errors",)
 
 # Known violations being fixed elsewhere; delete an entry together with its fix.
-KNOWN_VIOLATIONS: list[str] = [
-]
+KNOWN_VIOLATIONS: list[str] = []
 
 
 def _module_name(path: Path) -> str:

@@ -26,6 +26,10 @@ a "slower release" is one ``PATCH /apps/{app}/config-vars`` away):
 - ``DEMO_LEAK_KB``: a leaking release: every served request keeps this many KB
   for good (default 0), up to ``DEMO_LEAK_MAX_MB`` (default 1200), so memory per
   dyno rises and crosses the quota (R14 at 512 MB on Standard-1X, R15 at twice it).
+- ``DEMO_SHARED_CAP_RPS``: a bottleneck shared by all dynos (a lock every
+  request holds for ``1 / cap`` s, see ``shared.py``): the app as a whole then
+  serves ``min(n * capacity_rps(dyno), cap)``. ``DEMO_SHARED_LOCK`` names its
+  file (give apps that run side by side their own).
 
 Default service times: ``/`` 10 ms, ``/products/<id>`` 20 ms, ``/search`` 40 ms,
 ``/checkout`` (POST) 80 ms, ``/health`` 0 ms (no slot). A Standard-1X dyno

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from harness.emulator.demo_app.shared import SharedBottleneck
+
 __all__ = ["DEFAULT_SERVICE_MS", "DemoApp", "ServiceModel", "make_app"]
 
 # Endpoint name -> service time in ms at DEMO_SLOWDOWN=1.
@@ -37,6 +39,7 @@ class ServiceModel:
     service_ms: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SERVICE_MS))
     leak_kb: int = 0  # memory kept for good by every served request (a leaking release)
     leak_max_mb: int = LEAK_MAX_MB
+    shared_cap_rps: float | None = None  # DEMO_SHARED_CAP_RPS: all dynos together serve at most this
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceModel:
@@ -50,7 +53,14 @@ class ServiceModel:
             service[name] = (float(raw) if raw else default) * slowdown
         leak_kb = int(env.get("DEMO_LEAK_KB", "") or 0)
         leak_max_mb = int(env.get("DEMO_LEAK_MAX_MB", "") or LEAK_MAX_MB)
-        return cls(slots=max(1, slots), service_ms=service, leak_kb=max(0, leak_kb), leak_max_mb=leak_max_mb)
+        cap = float(env.get("DEMO_SHARED_CAP_RPS", "") or 0) or None
+        return cls(
+            slots=max(1, slots),
+            service_ms=service,
+            leak_kb=max(0, leak_kb),
+            leak_max_mb=leak_max_mb,
+            shared_cap_rps=cap,
+        )
 
     def capacity_rps(self, endpoint: str) -> float:
         """One dyno's true capacity (req/s) when all traffic goes to `endpoint`."""
@@ -69,14 +79,23 @@ class ServiceModel:
             "service_ms": self.service_ms,
             "capacity_rps": {e: round(self.capacity_rps(e), 3) for e in self.service_ms},
             "formula": "capacity_rps = slots / mean_service_s (per dyno)",
+            "shared_cap_rps": self.shared_cap_rps,  # None, or the whole app's ceiling over all dynos
         }
 
 
 class DemoApp:
     """A WSGI shop whose endpoints hold one of `slots` for their service time."""
 
-    def __init__(self, model: ServiceModel, *, dyno: str = "web.1", release: str = "") -> None:
+    def __init__(
+        self,
+        model: ServiceModel,
+        *,
+        dyno: str = "web.1",
+        release: str = "",
+        shared: SharedBottleneck | None = None,
+    ) -> None:
         self.model = model
+        self.shared = shared
         self.dyno = dyno
         self.release = release
         self._slots = threading.BoundedSemaphore(model.slots)
@@ -95,6 +114,8 @@ class DemoApp:
         if route is None:
             return self._json(start_response, {"error": "not found", "path": path}, status="404 Not Found")
         endpoint, handler = route
+        if self.shared is not None:
+            self.shared.pass_through()
         self._serve_slot(endpoint)
         self._leak()
         return handler(environ, start_response, path)
@@ -182,4 +203,5 @@ def make_app(env: Mapping[str, str] | None = None) -> DemoApp:
         ServiceModel.from_env(env),
         dyno=env.get("DYNO", "web.1"),
         release=env.get("HEROKU_RELEASE_VERSION", ""),
+        shared=SharedBottleneck.from_env(env),
     )
