@@ -48,6 +48,7 @@ from harness.results.model import RunMeta, RunStatus
 from harness.results.store import RunStore, RunWriter
 from harness.run_plan import RunOptions, ab_order, check_offline, repeats_of, selected_scenarios
 from harness.run_record import dyno_groups, run_meta, scale_up
+from harness.server_capture import server_capture
 
 __all__ = ["Phase", "PipelineResult", "RunEvents", "run_pipeline"]
 
@@ -243,23 +244,27 @@ class Pipeline:
         """Warm-up, then every selected scenario; an interrupt stops after the running one."""
         self.enter(Phase.WARMUP, run, url)
         warm_up(url, stop_requested=lambda: self.signals.stop_requested)
-        for scenario in self.scenarios:
-            if self.signals.stop_requested:
-                break
-            phase = Phase.STRESS if scenario.kind == ScenarioKind.STRESS else Phase.LOAD
-            self.enter(phase, run, f"{scenario.kind} scenario {scenario.name}")
-            result = run_scenario(
-                self.config,
-                scenario,
-                host=url,
-                workers=self.options.workers,
-                expect_workers=self.options.expect_workers,
-                quiet=self.options.quiet,
-                stop_requested=lambda: self.signals.stop_requested,
-                on_timeseries=run.append_timeseries,
-            )
-            run.add_scenario(result, config=scenario)
-            self.events.scenario_done(result)
+        size = next(
+            (g.size for g in run.record.formation_tested if g.type == self.config.target.process_type), None
+        )
+        with server_capture(self.platform.client, self.app, run.path, dyno_size=size):
+            for scenario in self.scenarios:
+                if self.signals.stop_requested:
+                    break
+                phase = Phase.STRESS if scenario.kind == ScenarioKind.STRESS else Phase.LOAD
+                self.enter(phase, run, f"{scenario.kind} scenario {scenario.name}")
+                result = run_scenario(
+                    self.config,
+                    scenario,
+                    host=url,
+                    workers=self.options.workers,
+                    expect_workers=self.options.expect_workers,
+                    quiet=self.options.quiet,
+                    stop_requested=lambda: self.signals.stop_requested,
+                    on_timeseries=run.append_timeseries,
+                )
+                run.add_scenario(result, config=scenario)
+                self.events.scenario_done(result)
         return RunStatus.INCOMPLETE if self.signals.stop_requested else RunStatus.COMPLETE
 
     def _finish(self, run: RunWriter, status: RunStatus, failure: str | None, duration_s: float) -> None:

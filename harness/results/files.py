@@ -64,7 +64,9 @@ TIMESERIES_COLUMNS = [
     "p99_ms",
 ]
 
-_WINDOW = ["requests", "failures", "rps", "failures_per_s", "error_ratio", *_LATENCY]
+# Arrival-rate mode: latency from each request's intended start slot (what SLOs judge by default).
+_INTENDED = ["intended_p50_ms", "intended_p95_ms", "intended_p99_ms"]
+_WINDOW = ["requests", "failures", "rps", "failures_per_s", "error_ratio", *_LATENCY, *_INTENDED]
 
 STEP_COLUMNS = [
     "scenario",
@@ -153,6 +155,7 @@ def read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
 
 def _window_values(window: EndpointWindow) -> dict[str, Any]:
     latency = window.latency.model_dump()
+    intended = window.intended_latency.model_dump() if window.intended_latency is not None else None
     return {
         "requests": window.requests,
         "failures": window.failures,
@@ -160,6 +163,7 @@ def _window_values(window: EndpointWindow) -> dict[str, Any]:
         "failures_per_s": window.failures_per_s,
         "error_ratio": window.error_ratio,
         **{name: latency[name] for name in _LATENCY},
+        **{name: (intended or {}).get(name.removeprefix("intended_")) for name in _INTENDED},
     }
 
 
