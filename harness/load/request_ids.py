@@ -26,6 +26,8 @@ from typing import Any
 from locust import User
 from locust.event import Events
 
+from harness.load.listening import EventListening
+
 __all__ = ["REQUEST_ID_HEADER", "REQUEST_ID_KEY", "TAPE", "RequestTape", "TapedRequest", "with_request_ids"]
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -64,7 +66,7 @@ def with_request_ids(namespace: dict[str, object], cls: type[User]) -> None:
     namespace["__init__"] = __init__
 
 
-class RequestTape:
+class RequestTape(EventListening):
     """Bounded record of requests that carried an id; local, or merged from workers on the master."""
 
     def __init__(self, *, clock: Callable[[], float], per_second: int = 200, capacity: int = 200_000) -> None:
@@ -78,28 +80,6 @@ class RequestTape:
         self._forward = False
         self._events: Events | None = None
         self._lock = threading.Lock()
-
-    def attach(self, events: Events, *, worker: bool = False, master: bool = False) -> None:
-        """Listen on `events`; a worker forwards its records in each stats report, a master merges them."""
-        self._events, self._forward = events, worker
-        events.request.add_listener(self.on_request)
-        if worker:
-            events.report_to_master.add_listener(self._on_report_to_master)
-        if master:
-            events.worker_report.add_listener(self._on_worker_report)
-
-    def detach(self) -> None:
-        """Remove every listener this tape added."""
-        if self._events is None:
-            return
-        for hook, listener in (
-            (self._events.request, self.on_request),
-            (self._events.report_to_master, self._on_report_to_master),
-            (self._events.worker_report, self._on_worker_report),
-        ):
-            if listener in hook._handlers:
-                hook.remove_listener(listener)
-        self._events = None
 
     def on_request(
         self,

@@ -33,6 +33,7 @@ from locust.stats import (
     diff_response_time_dicts,
 )
 
+from harness.load.listening import EventListening
 from harness.load.pacing import Pacer
 from harness.load.slots import EMPTY, SlotSnapshot, SlotStats
 from harness.measurements import (
@@ -274,7 +275,7 @@ class TimelineEntry:
     offered_rps: float | None
 
 
-class RequestSink:
+class RequestSink(EventListening):
     """Per-request listener: failure kinds and per-second aggregates, local or merged from workers."""
 
     def __init__(
@@ -299,29 +300,6 @@ class RequestSink:
         self._forward = False
 
     # -- listening --------------------------------------------------------------------------
-
-    def attach(self, events: Events, *, worker: bool = False, master: bool = False) -> None:
-        """Listen on `events`; a worker forwards its data in each stats report, a master merges it."""
-        self._events = events
-        self._forward = worker
-        events.request.add_listener(self.on_request)
-        if worker:
-            events.report_to_master.add_listener(self._on_report_to_master)
-        if master:
-            events.worker_report.add_listener(self._on_worker_report)
-
-    def detach(self) -> None:
-        """Remove every listener this sink added (no pile-up across scenarios)."""
-        if self._events is None:
-            return
-        for hook, listener in (
-            (self._events.request, self.on_request),
-            (self._events.report_to_master, self._on_report_to_master),
-            (self._events.worker_report, self._on_worker_report),
-        ):
-            if listener in hook._handlers:
-                hook.remove_listener(listener)
-        self._events = None
 
     def on_request(
         self,
