@@ -20,7 +20,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.emulator.addons import AddonServices
 from harness.emulator.api_error import ApiError
+from harness.emulator.control_addons import AddonControl
 from harness.emulator.logs import LogBuffer
 from harness.emulator.models import AddOnPlan, App, Formation, Release, Slug
 from harness.emulator.runtime import AppRuntime
@@ -49,8 +51,8 @@ def directory_digest(app_dir: Path) -> tuple[str, str, int]:
     return sha1.hexdigest(), "SHA256:" + sha256.hexdigest(), total
 
 
-class Controller:
-    """Apps, their runtimes and log buffers, on the emulator's one asyncio loop."""
+class Controller(AddonControl):
+    """Apps, their runtimes, add-on services and log buffers, on the emulator's one asyncio loop."""
 
     def __init__(self, platform: Platform, settings: RuntimeSettings, *, host: str = "127.0.0.1") -> None:
         self.platform = platform
@@ -58,6 +60,7 @@ class Controller:
         self.host = host
         self.runtimes: dict[str, AppRuntime] = {}
         self.logs: dict[str, LogBuffer] = {}
+        self.services = AddonServices()
 
     # -- apps ---------------------------------------------------------------
 
@@ -93,10 +96,11 @@ class Controller:
         return app
 
     async def delete_app(self, app: App) -> App:
-        """Stop the app's dynos and router, then forget it."""
+        """Stop the app's dynos and router, deprovision its add-ons, then forget it."""
         runtime = self.runtimes.pop(app.id, None)
         if runtime is not None:
             await runtime.close()
+        await self.deprovision_all(app)
         self.logs.pop(app.id, None)
         if app.id in self.platform.apps:
             self.platform.delete_app(app)
@@ -147,9 +151,11 @@ class Controller:
         await self._apply_release(app, release)
         return release
 
-    async def update_config(self, app: App, changes: dict[str, Any]) -> Release | None:
+    async def update_config(
+        self, app: App, changes: dict[str, Any], description: str | None = None
+    ) -> Release | None:
         """`PATCH /apps/{app}/config-vars`: a real change is a new release, and every dyno restarts."""
-        release = self.platform.update_config(app, changes)
+        release = self.platform.update_config(app, changes, description)
         if release is not None:
             self.log_api(app, f"{release.description} by user {self.platform.account.email}")
             await self._apply_release(app, release)
@@ -271,7 +277,10 @@ class Controller:
         return runtime
 
     async def close(self) -> None:
-        """Stop every app's dynos (SIGTERM, then SIGKILL after the grace) and routers."""
-        for app_id in list(self.runtimes):
-            runtime = self.runtimes.pop(app_id)
-            await runtime.close()
+        """Stop every app's dynos (SIGTERM, SIGKILL after the grace) and routers, then add-on services."""
+        try:
+            for app_id in list(self.runtimes):
+                runtime = self.runtimes.pop(app_id)
+                await runtime.close()
+        finally:
+            await self.services.close()

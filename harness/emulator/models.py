@@ -95,6 +95,9 @@ class AddOn:
     price_cents: int
     config_vars: list[str]
     created_at: datetime
+    # Attachment names (config var = name + "_URL"); listed-only add-ons are described by their vars.
+    attachments: list[str] = field(default_factory=list)
+    provision_message: str = "Listed by the harness emulator; nothing runs locally."
 
 
 @dataclass(frozen=True, kw_only=True)
