@@ -36,9 +36,17 @@ class AddonControl:
     """`provision_addon` / `deprovision_addon` / `deprovision_all` of the `Controller`."""
 
     async def provision_addon(
-        self: _ControlPlane, app: App, plan_identity: str, *, attachment: str | None = None
+        self: _ControlPlane,
+        app: App,
+        plan_identity: str,
+        *,
+        attachment: str | None = None,
+        release: bool = True,
     ) -> AddOn:
-        """`POST /apps/{app}/addons {plan, attachment: {name}}`: a real service, then a release."""
+        """`POST /apps/{app}/addons {plan, attachment: {name}}`: a real service, then a release.
+
+        Without `release` (an app being created from app.json) the vars are set for its first release.
+        """
         plan = find_plan(plan_identity)
         names = attachment_names(plan.service, app.config, attachment)
         addon_id = new_id()
@@ -54,9 +62,10 @@ class AddonControl:
                 addon_id=addon_id,
                 attachments=names,
                 provision_message=message,
-                apply_config=False,
+                apply_config=not release,
             )
-            await self.update_config(app, dict(config), f"Attach {names[0]} (@ref:{addon.name})")
+            if release:
+                await self.update_config(app, dict(config), f"Attach {names[0]} (@ref:{addon.name})")
         except BaseException:
             await self.services.deprovision(addon_id)
             self.platform.remove_addon(app, addon_id)

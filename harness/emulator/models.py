@@ -129,8 +129,8 @@ class App:
 
     @property
     def current_release(self) -> Release | None:
-        """The newest release (Heroku's `current`)."""
-        return self.releases[-1] if self.releases else None
+        """The newest succeeded release (Heroku's `current`): a pending or failed one is not."""
+        return next((r for r in reversed(self.releases) if r.status == "succeeded"), None)
 
     @property
     def released_at(self) -> datetime | None:

@@ -152,10 +152,10 @@ class ReleaseRules:
         self, app: App, slug_id: str | None, config: dict[str, str], description: str
     ) -> Release:
         now = self.clock()
-        current = app.current_release
+        newest = app.releases[-1] if app.releases else None  # failed ones count: versions never repeat
         release = Release(
             id=new_id(),
-            version=(current.version + 1) if current else 1,
+            version=(newest.version + 1) if newest else 1,
             description=description,
             slug_id=slug_id,
             config=config,
