@@ -20,13 +20,18 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.emulator.addons import AddonServices
 from harness.emulator.api_error import ApiError
+from harness.emulator.appjson import read_app_json
+from harness.emulator.control_addons import AddonControl
 from harness.emulator.logs import LogBuffer
 from harness.emulator.models import AddOnPlan, App, Formation, Release, Slug
+from harness.emulator.oneoff import RELEASE_TYPE, run_release_phase
 from harness.emulator.runtime import AppRuntime
 from harness.emulator.settings import RuntimeSettings
 from harness.emulator.state import Platform
 from harness.emulator.supervisor import DynoInfo, ReleaseRef
+from harness.errors import ConfigError, EmulatorError
 
 __all__ = ["Controller", "directory_digest"]
 
@@ -49,8 +54,8 @@ def directory_digest(app_dir: Path) -> tuple[str, str, int]:
     return sha1.hexdigest(), "SHA256:" + sha256.hexdigest(), total
 
 
-class Controller:
-    """Apps, their runtimes and log buffers, on the emulator's one asyncio loop."""
+class Controller(AddonControl):
+    """Apps, their runtimes, add-on services and log buffers, on the emulator's one asyncio loop."""
 
     def __init__(self, platform: Platform, settings: RuntimeSettings, *, host: str = "127.0.0.1") -> None:
         self.platform = platform
@@ -58,15 +63,24 @@ class Controller:
         self.host = host
         self.runtimes: dict[str, AppRuntime] = {}
         self.logs: dict[str, LogBuffer] = {}
+        self.services = AddonServices()
 
     # -- apps ---------------------------------------------------------------
 
     async def add_local_app(self, name: str, app_dir: Path, *, addons: Sequence[AddOnPlan] = ()) -> App:
-        """Create an app from a directory with a Procfile, release it as v1 and boot web=1:Standard-1X."""
+        """Create an app from a directory with a Procfile (and app.json), release it as v1 and boot it.
+
+        app.json's env and add-ons (real services) are in place before v1; its formation (else
+        web=1:Standard-1X) is what v1 boots.
+        """
+        manifest = read_app_json(app_dir)
         app = self.platform.create_app(name)
         try:
+            app.config.update(manifest.env)
             for plan in addons:
                 self.platform.add_addon(app, plan)
+            for request in manifest.addons:
+                await self.provision_addon(app, request.plan, attachment=request.attachment, release=False)
             runtime = await self._start_runtime(app, app_dir)
             commit, checksum, size = directory_digest(app_dir)
             slug = self.platform.create_slug(
@@ -80,11 +94,29 @@ class Controller:
             )
             release = self.platform.deploy(app, slug.id, f"Deploy {commit[:8]}")
             self.log_api(app, f"Release v{release.version} created by user {self.platform.account.email}")
+            self._initial_formation(app, app_dir, manifest.formation)
             await self._apply_release(app, release)
+            if release.status == "failed":
+                raise EmulatorError(
+                    f"App {name}'s release phase failed (Procfile `release:` command in {app_dir}); "
+                    "its output:\n" + "\n".join(self.log_buffer(app).recent(20, dyno=None))
+                )
         except BaseException:
             await self.delete_app(app)
             raise
         return app
+
+    def _initial_formation(self, app: App, app_dir: Path, updates: list[dict[str, Any]]) -> None:
+        if not updates:
+            return
+        try:
+            self.platform.update_formation(app, updates)
+        except ApiError as exc:
+            raise ConfigError(
+                f"{exc.message} Fix app.json's formation (process types come from the Procfile).",
+                file=app_dir / "app.json",
+                field="formation",
+            ) from None
 
     def create_app(self, name: str | None, *, region: str | None = None, stack: str | None = None) -> App:
         """A blank app (no release, no dynos) as `POST /apps` makes it."""
@@ -93,10 +125,11 @@ class Controller:
         return app
 
     async def delete_app(self, app: App) -> App:
-        """Stop the app's dynos and router, then forget it."""
+        """Stop the app's dynos and router, deprovision its add-ons, then forget it."""
         runtime = self.runtimes.pop(app.id, None)
         if runtime is not None:
             await runtime.close()
+        await self.deprovision_all(app)
         self.logs.pop(app.id, None)
         if app.id in self.platform.apps:
             self.platform.delete_app(app)
@@ -147,9 +180,11 @@ class Controller:
         await self._apply_release(app, release)
         return release
 
-    async def update_config(self, app: App, changes: dict[str, Any]) -> Release | None:
+    async def update_config(
+        self, app: App, changes: dict[str, Any], description: str | None = None
+    ) -> Release | None:
         """`PATCH /apps/{app}/config-vars`: a real change is a new release, and every dyno restarts."""
-        release = self.platform.update_config(app, changes)
+        release = self.platform.update_config(app, changes, description)
         if release is not None:
             self.log_api(app, f"{release.description} by user {self.platform.account.email}")
             await self._apply_release(app, release)
@@ -157,7 +192,7 @@ class Controller:
 
     async def _apply_release(self, app: App, release: Release) -> None:
         runtime = self.runtimes.get(app.id)
-        if runtime is None:
+        if runtime is None or not await self._release_phase(app, release, runtime):
             return
         ref = ReleaseRef(release.id, release.version)
         # Restart what runs first (new specs for every type), then let the formation add what is missing.
@@ -167,6 +202,29 @@ class Controller:
                 formation.type, formation.quantity, formation.size, ref, release.config
             )
         self.log_api(app, f"Restarting all dynos on v{release.version}")
+
+    async def _release_phase(self, app: App, release: Release, runtime: AppRuntime) -> bool:
+        """Heroku's Release Phase (`oneoff.py`): a failing `release:` command fails the release."""
+        slug = self.platform.slug_of(release)
+        process_types = slug.process_types if slug is not None else runtime.process_types
+        if RELEASE_TYPE not in process_types:
+            return True
+        release.status = "pending"
+        passed = await run_release_phase(
+            process_types,
+            app_dir=runtime.app_dir,
+            config=release.config,
+            release_version=release.version,
+            logs=self.log_buffer(app),
+        )
+        release.status = "succeeded" if passed else "failed"
+        if not passed:
+            current = app.current_release
+            still = f"v{current.version}" if current is not None else "no release"
+            self.log_api(
+                app, f"Release v{release.version} failed: its release command failed; dynos stay on {still}"
+            )
+        return passed
 
     # -- formation and dynos ------------------------------------------------
 
@@ -271,7 +329,10 @@ class Controller:
         return runtime
 
     async def close(self) -> None:
-        """Stop every app's dynos (SIGTERM, then SIGKILL after the grace) and routers."""
-        for app_id in list(self.runtimes):
-            runtime = self.runtimes.pop(app_id)
-            await runtime.close()
+        """Stop every app's dynos (SIGTERM, SIGKILL after the grace) and routers, then add-on services."""
+        try:
+            for app_id in list(self.runtimes):
+                runtime = self.runtimes.pop(app_id)
+                await runtime.close()
+        finally:
+            await self.services.close()

@@ -34,6 +34,7 @@ from harness.emulator.sizes import DynoSize
 __all__ = [
     "LoadAverage",
     "MetricsSample",
+    "die_with_parent",
     "dyno_environment",
     "format_metrics",
     "free_port",
@@ -75,17 +76,29 @@ def dyno_environment(
     return env
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn asking Linux to SIGKILL the child when the emulator dies (None elsewhere)."""
+def _prctl() -> Callable[[int, int], int] | None:
     if not sys.platform.startswith("linux"):
         return None
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
+    return lambda option, value: int(libc.prctl(option, value, 0, 0, 0))
 
-    def preexec() -> None:
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
-    return preexec
+_PR_SET_PDEATHSIG = 1
+_prctl_call = _prctl()
+
+
+def die_with_parent() -> None:
+    """In a child before exec: ask Linux to SIGKILL it when the emulator dies (a no-op elsewhere).
+
+    Changing the uid clears the setting, so a child that drops privileges calls this afterwards.
+    """
+    if _prctl_call is not None:
+        _prctl_call(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """The preexec_fn for dynos (None where there is no prctl)."""
+    return die_with_parent if _prctl_call is not None else None
 
 
 _PREEXEC = _die_with_parent()

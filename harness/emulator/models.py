@@ -95,6 +95,9 @@ class AddOn:
     price_cents: int
     config_vars: list[str]
     created_at: datetime
+    # Attachment names (config var = name + "_URL"); listed-only add-ons are described by their vars.
+    attachments: list[str] = field(default_factory=list)
+    provision_message: str = "Listed by the harness emulator; nothing runs locally."
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,8 +129,8 @@ class App:
 
     @property
     def current_release(self) -> Release | None:
-        """The newest release (Heroku's `current`)."""
-        return self.releases[-1] if self.releases else None
+        """The newest succeeded release (Heroku's `current`): a pending or failed one is not."""
+        return next((r for r in reversed(self.releases) if r.status == "succeeded"), None)
 
     @property
     def released_at(self) -> datetime | None:

@@ -107,7 +107,9 @@ class ReleaseRules:
             and release is not app.current_release
         )
 
-    def update_config(self, app: App, changes: Mapping[str, Any]) -> Release | None:
+    def update_config(
+        self, app: App, changes: Mapping[str, Any], description: str | None = None
+    ) -> Release | None:
         """Apply a config-vars PATCH (`null` removes); a real change makes a release, else None."""
         self._check_config(changes)
         new_config = dict(app.config)
@@ -118,7 +120,7 @@ class ReleaseRules:
                 new_config[key] = value
         if new_config == app.config:
             return None
-        description = self._config_text(app.config, new_config)
+        description = description or self._config_text(app.config, new_config)
         app.config = new_config
         current = app.current_release
         slug_id = current.slug_id if current else None
@@ -150,10 +152,10 @@ class ReleaseRules:
         self, app: App, slug_id: str | None, config: dict[str, str], description: str
     ) -> Release:
         now = self.clock()
-        current = app.current_release
+        newest = app.releases[-1] if app.releases else None  # failed ones count: versions never repeat
         release = Release(
             id=new_id(),
-            version=(current.version + 1) if current else 1,
+            version=(newest.version + 1) if newest else 1,
             description=description,
             slug_id=slug_id,
             config=config,

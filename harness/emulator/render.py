@@ -181,8 +181,8 @@ def slug_json(slug: Slug, stack: str) -> JSON:
     }
 
 
-def addon_json(app: App, addon: AddOn) -> JSON:
-    """An add-on that is only listed (the emulator provisions nothing)."""
+def addon_json(app: App, addon: AddOn, state: str = "provisioned") -> JSON:
+    """An add-on: a real service (`addons.py`) or, for the demo app, one that is only listed."""
     return {
         "actions": [],
         "addon_service": _named("addon-service", addon.service_name),
@@ -195,8 +195,8 @@ def addon_json(app: App, addon: AddOn) -> JSON:
         "name": addon.name,
         "plan": _named("plan", addon.plan_name),
         "provider_id": f"emulated-{addon.id[:8]}",
-        "provision_message": "Listed by the harness emulator; nothing runs locally.",
-        "state": "provisioned",
+        "provision_message": addon.provision_message,
+        "state": state,
         "updated_at": iso(addon.created_at),
         "web_url": None,
     }

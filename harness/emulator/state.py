@@ -103,17 +103,41 @@ class Platform(ReleaseRules, FormationRules):
 
     # -- add-ons ------------------------------------------------------------
 
-    def add_addon(self, app: App, plan: AddOnPlan) -> AddOn:
-        """Attach a listed-only add-on and set its config vars (as provisioning does on Heroku)."""
+    def add_addon(
+        self,
+        app: App,
+        plan: AddOnPlan,
+        *,
+        addon_id: str | None = None,
+        attachments: list[str] | None = None,
+        provision_message: str | None = None,
+        apply_config: bool = True,
+    ) -> AddOn:
+        """Record an add-on; with `apply_config`, set its config vars without a release (app creation)."""
         addon = AddOn(
-            id=new_id(),
+            id=addon_id or new_id(),
             name=f"{plan.service.split('-')[-1]}-{uuid.uuid4().hex[:8]}",
             service_name=plan.service,
             plan_name=f"{plan.service}:{plan.plan}",
             price_cents=plan.price_cents,
             config_vars=sorted(plan.config),
             created_at=self.clock(),
+            attachments=list(attachments or [v.removesuffix("_URL") for v in sorted(plan.config)]),
         )
+        if provision_message is not None:
+            addon.provision_message = provision_message
         app.addons.append(addon)
-        app.config.update(plan.config)
+        if apply_config:
+            app.config.update(plan.config)
         return addon
+
+    def find_addon(self, app: App, identity: str) -> AddOn:
+        """An add-on of `app` by id or name; 404 "Couldn't find that add-on." otherwise."""
+        for addon in app.addons:
+            if identity in (addon.id, addon.name):
+                return addon
+        raise not_found("add-on")
+
+    def remove_addon(self, app: App, addon_id: str) -> None:
+        """Forget an add-on, if recorded (its config vars are removed by the caller, with a release)."""
+        app.addons = [a for a in app.addons if a.id != addon_id]

@@ -20,10 +20,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -31,39 +30,15 @@ import pytest
 from harness.emulator import EmulatorProcess
 from harness.emulator.schema import assert_request, assert_response, response_errors
 from harness.emulator.server import DEMO_APP_DIR
+from tests.integration.api_helpers import ACCEPT, api_client, ok, wait_for
 
-ACCEPT = "application/vnd.heroku+json; version=3"
 DEMO = "harness-demo"
-WAIT_S = 45.0
-
-T = TypeVar("T")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float = WAIT_S) -> T:
-    """Poll `probe` until it returns something truthy; fail with `what` after a generous timeout."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
 @pytest.fixture
 def api(emulator: EmulatorProcess) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {emulator.token}", "Accept": ACCEPT}
-    with httpx.Client(base_url=emulator.api_url, headers=headers, timeout=30.0) as client:
+    with api_client(emulator) as client:
         yield client
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    """The body of an answer with `status` (206 too for a list page) that matches its link's schema."""
-    body = response.json()
-    partial = status == 200 and isinstance(body, list) and response.status_code == 206
-    assert response.status_code == status or partial, response.text
-    assert_response(response.request.method, response.request.url.path, body)
-    return body
 
 
 def error(response: httpx.Response, status: int, error_id: str) -> str:
