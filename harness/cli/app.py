@@ -121,6 +121,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "load": "harness.cli.load:load_command",
     "worker": "harness.cli.load:worker_command",
     "history": "harness.cli.results:history",
+    "parity": "harness.cli.parity:parity_command",
     "report": "harness.cli.results:report",
     "run": "harness.cli.run:run_command",
     "stress": "harness.cli.stress:stress_command",
