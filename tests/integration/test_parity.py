@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +24,8 @@ from harness.platform.auth import ApiToken
 from harness.platform.heroku import HerokuClient
 from harness.platform.parity import compare
 from harness.platform.profile import read_profile
+from tests.harness_process import HarnessProcess
+from tests.integration.run_helpers import harness_env, web_formation, write_profile
 
 PROD = "shop"
 ACCEPT = "application/vnd.heroku+json; version=3"
@@ -142,3 +145,48 @@ def test_another_commit_is_high_and_the_table_explains_it(emulator: EmulatorProc
 def test_a_missing_app_name_is_a_clear_error(emulator: EmulatorProcess) -> None:
     result = invoke(emulator, ["parity", "--staging", "x-app"])
     assert result.exit_code == 2 and "--production" in result.output
+
+
+def _run_profile(tmp_path: Path, staging: str, parity: str) -> Path:
+    path = write_profile(tmp_path, hold_s=1)
+    text = path.read_text().replace(
+        "  app: harness-demo\n",
+        f"  app: {staging}\n  production_app: {PROD}\n  parity: {parity}\n",
+    )
+    path.write_text(text)
+    return path
+
+
+def test_run_refuses_before_any_change_with_parity_refuse(
+    emulator: EmulatorProcess, staging: str, tmp_path: Path, harness_runs: list[HarnessProcess]
+) -> None:
+    env = harness_env(tmp_path, HEROKU_API_URL=emulator.api_url, HEROKU_API_KEY=emulator.token)
+    since = max((e["seq"] for e in emulator.requests()), default=0)
+    args = ["run", "peak", "--scenarios", str(_run_profile(tmp_path, staging, "refuse"))]
+    run = HarnessProcess(args, cwd=tmp_path, env=env)
+    harness_runs.append(run)
+    assert run.wait(timeout_s=180) == 2, run.output
+    assert "refused by parity: refuse" in run.output and "heroku-postgresql" in run.output
+    assert "STRIPE_SECRET_KEY" in run.output
+    assert [e for e in emulator.requests(since) if e["method"] != "GET"] == []  # nothing changed
+    assert web_formation(emulator, staging) == (1, "Standard-1X")
+    assert SECRET not in run.output and LIVE_KEY not in run.output
+
+
+def test_run_with_parity_warn_says_it_all_before_any_load(
+    emulator: EmulatorProcess, staging: str, tmp_path: Path, harness_runs: list[HarnessProcess]
+) -> None:
+    env = harness_env(tmp_path, HEROKU_API_URL=emulator.api_url, HEROKU_API_KEY=emulator.token)
+    args = ["run", "peak", "--scenarios", str(_run_profile(tmp_path, staging, "warn"))]
+    run = HarnessProcess(args, cwd=tmp_path, env=env)
+    harness_runs.append(run)
+    assert run.wait(timeout_s=300) in (0, 1), run.output
+    output = run.output
+    flagged = output.index("side effect: config var STRIPE_SECRET_KEY")
+    assert output.index("high add-on heroku-postgresql") < output.index("== scale") > flagged
+    assert web_formation(emulator, staging) == (1, "Standard-1X"), "restored"
+    assert SECRET not in output and LIVE_KEY not in output
+    for path in (tmp_path / "reports").rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert SECRET not in text and LIVE_KEY not in text, path
