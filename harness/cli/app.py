@@ -113,7 +113,9 @@ def cli() -> None:
 LAZY_COMMANDS: dict[str, str] = {
     "ab": "harness.cli.ab:ab_command",
     "compare": "harness.cli.compare:compare_command",
+    "destroy-fork": "harness.cli.fork:destroy_fork_command",
     "emulator": "harness.emulator.cli:emulator",
+    "fork": "harness.cli.fork:fork_command",
     "scale": "harness.cli.platform:scale_command",
     "restore": "harness.cli.platform:restore_command",
     "status": "harness.cli.platform:status_command",

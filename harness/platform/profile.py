@@ -26,7 +26,7 @@ from harness.platform.heroku import HerokuClient
 from harness.platform.models import AddOn, Formation
 from harness.platform.side_effects import LIVE_VALUE_PREFIXES
 
-__all__ = ["FORK_MARKER", "AppProfile", "ProfileAddOn", "config_vars", "read_profile"]
+__all__ = ["FORK_MARKER", "AppProfile", "ProfileAddOn", "buildpacks", "config_vars", "read_profile"]
 
 # The config var harness sets on an app it forked (value: the source app's name): the marker
 # `destroy-fork` checks, and a name parity and fork never copy or compare.
@@ -102,7 +102,7 @@ def _config_facts(
     return names, live, digests
 
 
-def _buildpacks(client: HerokuClient, app: str) -> tuple[str, ...] | None:
+def buildpacks(client: HerokuClient, app: str) -> tuple[str, ...] | None:
     """The app's buildpacks in order, or None when the API does not give them (404)."""
     try:
         response = client.request("GET", f"/apps/{app}/buildpack-installations", idempotent=True, app=app)
@@ -133,7 +133,7 @@ def read_profile(client: HerokuClient, app: str, *, digest_key: bytes | None = N
         process_types=dict(slug.process_types) if slug else {},
         formation=Formation.from_entries(client.formation(app)),
         addons=tuple(sorted((ProfileAddOn.of(a, info.name) for a in client.addons(app)), key=_addon_key)),
-        buildpacks=_buildpacks(client, app),
+        buildpacks=buildpacks(client, app),
         config_var_names=names,
         live_key_names=live,
         value_digests=digests,

@@ -25,10 +25,9 @@ from harness.platform.heroku import HerokuClient
 from harness.platform.parity import compare
 from harness.platform.profile import read_profile
 from tests.harness_process import HarnessProcess
-from tests.integration.run_helpers import harness_env, web_formation, write_profile
+from tests.integration.run_helpers import api_client, harness_env, web_formation, write_profile
 
 PROD = "shop"
-ACCEPT = "application/vnd.heroku+json; version=3"
 # Distinctive values, so a leak anywhere is found by grep.
 SECRET = f"s3cret-{uuid.uuid4().hex}"
 LIVE_KEY = f"sk_live_{uuid.uuid4().hex}"
@@ -41,24 +40,16 @@ def emulator() -> Iterator[EmulatorProcess]:
         apps={PROD: DEMO_APP_DIR}, boot_timeout_s=60.0, shutdown_grace_s=1.0, router_boot_wait_s=2.0
     )
     try:
-        with _api(process) as api:
+        with api_client(process) as api:
             api.patch(f"/apps/{PROD}/config-vars", json=PROD_CONFIG).raise_for_status()
         yield process
     finally:
         process.stop()
 
 
-def _api(emulator: EmulatorProcess) -> httpx.Client:
-    return httpx.Client(
-        base_url=emulator.api_url,
-        headers={"Authorization": f"Bearer {emulator.token}", "Accept": ACCEPT},
-        timeout=30.0,
-    )
-
-
 @pytest.fixture
 def api(emulator: EmulatorProcess) -> Iterator[httpx.Client]:
-    with _api(emulator) as client:
+    with api_client(emulator) as client:
         yield client
 
 
