@@ -74,7 +74,9 @@ class AppProfile(BaseModel):
     buildpacks: tuple[str, ...] | None = None  # None: the API did not say
     config_var_names: tuple[str, ...] = ()
     live_key_names: tuple[str, ...] = ()  # names whose value starts like a live payment key
-    value_digests: dict[str, str] | None = Field(default=None, repr=False)  # opt-in; never printed
+    value_digests: dict[str, str] | None = Field(
+        default=None, repr=False, exclude=True
+    )  # opt-in; never shown
 
     def addon_config_vars(self) -> set[str]:
         """Config var names that an add-on set (compared as add-ons, never copied by a fork)."""
