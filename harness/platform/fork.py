@@ -90,7 +90,7 @@ class _Fork:
         journaled = store.read_fork(self.app)
         self.intent_on_disk = journaled is not None  # an earlier run meant to create the app
         self.journal = journaled or ForkJournal(app=self.app, source=options.source, api_host=client.api_host)
-        self.result.resumed = bool(self.journal.app_id or self.journal.steps_done)
+        self.result.resumed = journaled is not None
 
     # -- the edge: every write goes through here ---------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,8 @@ from click.testing import CliRunner, Result
 
 from harness.cli.app import cli
 from harness.emulator import EmulatorProcess
+from harness.emulator.schema import assert_request
+from harness.platform.fork_journal import ForkJournal, ForkJournalStore
 from tests.harness_process import HarnessProcess
 from tests.integration.run_helpers import api_client, harness_env
 
@@ -125,6 +128,8 @@ def test_a_fork_passes_parity_and_leaves_the_source_alone(
     assert api.get(f"/apps/{PROD}/releases").json() == before, "the source app is never changed"
     writes = [e for e in emulator.requests(since) if e["method"] != "GET"]
     assert writes and all(f"/apps/{PROD}" not in e["path"] for e in writes)
+    for entry in emulator.requests(since):
+        assert_request(entry["method"], entry["path"], entry["body"])  # the fork's calls fit the schema
     assert_no_values(json.dumps(emulator.requests(since)), "emulator's request journal")
     assert_clean_state(tmp_path)
     again = fork(emulator, tmp_path, fork_name)
@@ -189,7 +194,11 @@ def test_an_injected_api_failure_then_a_rerun_completes_without_duplicates(
     assert_clean_state(tmp_path)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize(
+    ("signum", "frozen"),
+    [(signal.SIGINT, "/releases"), (signal.SIGTERM, "/releases"), (signal.SIGTERM, "")],
+    ids=["sigint-during-release", "sigterm-during-release", "sigterm-during-create"],
+)
 def test_a_signal_midway_then_a_rerun_completes_without_duplicates(
     emulator: EmulatorProcess,
     api: httpx.Client,
@@ -197,20 +206,22 @@ def test_a_signal_midway_then_a_rerun_completes_without_duplicates(
     tmp_path: Path,
     harness_runs: list[HarnessProcess],
     signum: signal.Signals,
+    frozen: str,
 ) -> None:
     env = harness_env(tmp_path, HEROKU_API_URL=emulator.api_url, HEROKU_API_KEY=emulator.token)
-    # The release hangs: the signal arrives mid-fork, after the app, marker and config vars.
-    emulator.freeze(60, method="POST", path=f"/apps/{fork_name}/releases")
+    path = f"/apps/{fork_name}{frozen}" if frozen else "/apps"
+    emulator.freeze(4, method="POST", path=path)
     try:
         run = HarnessProcess(["fork", "--from", PROD, "--to", fork_name], cwd=tmp_path, env=env)
         harness_runs.append(run)
-        run.expect(f"POST /apps/{fork_name}/releases", timeout_s=90)
+        run.expect(f"POST {path} ", timeout_s=90)
         run.send(signum)
         assert run.wait(timeout_s=60) == 128 + signum, run.output
     finally:
         emulator.clear_faults()
     assert "Run the same command to continue" in run.output
     assert (tmp_path / "state" / "fork-journals" / f"{fork_name}.json").exists()
+    time.sleep(4.5)  # the freeze is over: a frozen call the emulator still serves has landed
     rerun = HarnessProcess(["fork", "--from", PROD, "--to", fork_name], cwd=tmp_path, env=env)
     harness_runs.append(rerun)
     assert rerun.wait(timeout_s=120) == 0, rerun.output
@@ -238,3 +249,15 @@ def test_destroy_fork_deletes_a_fork_and_refuses_anything_else(
     assert gone.exit_code == 0 and f"a fork of {PROD}" in gone.output
     assert api.get(f"/apps/{fork_name}").status_code == 404
     assert not (tmp_path / "state" / "fork-journals" / f"{fork_name}.json").exists()
+
+
+def test_an_app_whose_creation_answer_was_lost_is_adopted_not_refused(
+    emulator: EmulatorProcess, api: httpx.Client, fork_name: str, tmp_path: Path
+) -> None:
+    store = ForkJournalStore(tmp_path / "state")
+    store.write(ForkJournal(app=fork_name, source=PROD, api_host="emulator"))  # intent, no answer
+    api.post("/apps", json={"name": fork_name}).raise_for_status()  # ... though the app was made
+    result = fork(emulator, tmp_path, fork_name)
+    assert result.exit_code == 0 and "finished forking" in result.output, result.output
+    assert "POST /apps {" not in result.output
+    assert parity(emulator, tmp_path, fork_name)["passed"] is True
