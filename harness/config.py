@@ -26,6 +26,7 @@ __all__ = [
     "Config",
     "EmulatorTarget",
     "EndpointSlo",
+    "ForkSpec",
     "FormationSpec",
     "Guards",
     "Level",
@@ -235,6 +236,15 @@ class EmulatorTarget(_Model):
     boot_timeout_s: float = Field(default=60.0, gt=0)
 
 
+class ForkSpec(_Model):
+    """`harness fork` settings: config vars not copied or set instead, add-on plans, data copy."""
+
+    exclude_config: list[str] = Field(default_factory=list)  # production-only secrets, not copied
+    config_overrides: dict[str, str] = Field(default_factory=dict)  # set on the fork instead
+    addon_plans: dict[str, str] = Field(default_factory=dict)  # service -> plan, e.g. a cheaper database
+    copy_data: bool = False  # copy the Postgres data (pg_dump | psql)
+
+
 class Target(_Model):
     """The app under test. On Heroku: a forked staging copy, never production."""
 
@@ -246,11 +256,18 @@ class Target(_Model):
     approval_ref: str | None = None  # Heroku load-test approval reference (needed above 10,000 req/s)
     emulator: EmulatorTarget = Field(default_factory=EmulatorTarget)
     scale_timeout_s: float = Field(default=300.0, gt=0)
+    # The production app staging was forked from: never touched, compared in every preflight.
+    production_app: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
+    parity: Literal["warn", "refuse", "off"] = "warn"
+    side_effects_ok: list[str] = Field(default_factory=list)  # neutralised (sandbox) vars or add-ons
+    fork: ForkSpec = Field(default_factory=ForkSpec)
 
     @model_validator(mode="after")
     def _not_protected(self) -> Target:
         if self.app in self.protected_apps:
             raise ValueError(f"'{self.app}' is listed in protected_apps: harness never load-tests it")
+        if self.app == self.production_app:
+            raise ValueError(f"'{self.app}' is the production_app: point target.app at a staging copy")
         return self
 
 

@@ -10,6 +10,7 @@ says what went wrong *and what to do*. Programmer mistakes stay plain
     ├── ConfigError                   exit 2  file, line, field
     │   ├── LocustfileError           exit 2  a locustfile that does not import / lacks a class
     │   └── GuardError                exit 2  a safety guard refused (protected app, cost, URL, rate cap)
+    │       └── ParityError           exit 2  `parity: refuse`: staging unlike production, or side effects
     ├── PlatformError                 exit 3  status, error_id, request_id, app
     │   ├── AuthError                 exit 3  missing or rejected token
     │   ├── NotFoundError             exit 3  unknown app / dyno / release
@@ -51,6 +52,7 @@ __all__ = [
     "LoadError",
     "LocustfileError",
     "NotFoundError",
+    "ParityError",
     "PlatformError",
     "PlatformUnavailableError",
     "RateLimitError",
@@ -70,8 +72,8 @@ EXIT_INCONCLUSIVE = 5  # a comparison could not decide (too few repeats, too noi
 # The one table of exit codes, true for every command (README "Exit codes"; each command's --help).
 EXIT_CODE_TABLE: tuple[tuple[str, str], ...] = (
     ("0", "success: SLOs held, breaking point found, or the command did its job"),
-    ("1", "an SLO failed, too little headroom, or a scenario was aborted"),
-    ("2", "refused before any change: usage, config, locustfile, guard, journal"),
+    ("1", "an SLO failed, too little headroom, a scenario was aborted, or parity found a difference"),
+    ("2", "refused before any change: usage, config, locustfile, guard, parity, journal"),
     ("3", "platform or runtime error: token, unknown app, API, dynos, Locust"),
     ("4", "restore failed: the journal is kept; run `harness restore`"),
     ("5", "compare / ab: the gate could not decide (too few repeats, or too noisy)"),
@@ -132,6 +134,11 @@ class LocustfileError(ConfigError):
 
 class GuardError(ConfigError):
     """A safety guard refused the test before anything was changed."""
+
+
+class ParityError(GuardError):
+    """`parity: refuse`: staging differs from production where it matters, or the test would act in
+    the real world (mail, SMS, payments)."""
 
 
 class PlatformError(HarnessError):

@@ -21,6 +21,7 @@ from harness.measurements import LevelMode, ScenarioKind
 from harness.platform import safe_scale
 from harness.platform.journal import JournalStore
 from harness.platform.models import Formation
+from harness.platform.parity_check import ParityMode, ParityPolicy
 from harness.platform.target import describe_platform, is_local, uses_emulator
 
 __all__ = [
@@ -76,7 +77,7 @@ def safe_scale_for(
     return safe_scale.SafeScale(
         app=options.app or target.app,
         targets={target.app, *(x for x in [options.app] if x)},
-        protected=target.protected_apps,
+        protected=[*target.protected_apps, *(x for x in [target.production_app] if x)],
         guards=config.guards,
         confirmed=options.confirm,
         store=JournalStore(),
@@ -84,6 +85,12 @@ def safe_scale_for(
         offered_rps=offered_rates(config, selected_scenarios(config, options.scenario_names)),
         approval_ref=target.approval_ref,
         progress=progress,
+        parity=ParityPolicy(
+            production_app=target.production_app,
+            mode=ParityMode(target.parity),
+            side_effects_ok=tuple(target.side_effects_ok),
+            tested_process_type=target.process_type,
+        ),
     )
 
 

@@ -130,7 +130,9 @@ def cli() -> None:
 LAZY_COMMANDS: dict[str, str] = {
     "ab": "harness.cli.ab:ab_command",
     "compare": "harness.cli.compare:compare_command",
+    "destroy-fork": "harness.cli.fork:destroy_fork_command",
     "emulator": "harness.emulator.cli:emulator",
+    "fork": "harness.cli.fork:fork_command",
     "scale": "harness.cli.platform:scale_command",
     "restore": "harness.cli.platform:restore_command",
     "status": "harness.cli.platform:status_command",
@@ -138,6 +140,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "load": "harness.cli.load:load_command",
     "worker": "harness.cli.load:worker_command",
     "history": "harness.cli.results:history",
+    "parity": "harness.cli.parity:parity_command",
     "report": "harness.cli.results:report",
     "run": "harness.cli.run:run_command",
     "stress": "harness.cli.stress:stress_command",

@@ -2,7 +2,7 @@
 
 - `POST /faults {count, status, method?, path?}`: the next matching API calls answer 500/503/429;
   `DELETE /faults` drops them and ends a freeze;
-- `POST /freeze {seconds}`: API requests hang until then, then answer;
+- `POST /freeze {seconds, method?, path?}`: API requests (or only matching ones) hang until then;
 - `POST /rate-limit {remaining}`: set the bucket to that many calls;
 - `GET /requests[?since=SEQ]`, `DELETE /requests`: the journal of Platform API requests;
 - `POST /apps/{app}/dynos/{dyno}/crash`, `POST /apps/{app}/fail-next-boots {count}`,
@@ -61,13 +61,22 @@ async def admin_clear_faults(request: web.Request) -> web.Response:
     ctx = context_of(request)
     ctx.faults.clear()
     ctx.frozen_until = 0.0
+    ctx.frozen_only = None
     return web.json_response({"pending": []})
 
 
 async def admin_freeze(request: web.Request) -> web.Response:
-    """`POST /__emulator/freeze {seconds}`: API requests hang until then, then answer."""
-    seconds = _number(await json_body(request), "seconds")
-    context_of(request).frozen_until = time.monotonic() + seconds
+    """`POST /__emulator/freeze {seconds, method?, path?}`: API requests (only the matching ones, if
+    given) hang until then, then answer."""
+    body = await json_body(request)
+    seconds = _number(body, "seconds")
+    method, path = body.get("method"), body.get("path")
+    if not all(v is None or isinstance(v, str) for v in (method, path)):
+        raise ApiError(422, "invalid_params", "method and path must be strings (or left out).")
+    ctx = context_of(request)
+    only = method is not None or path is not None
+    ctx.frozen_only = FaultRule(remaining=0, status=0, method=method, path_prefix=path) if only else None
+    ctx.frozen_until = time.monotonic() + seconds
     return web.json_response({"frozen_s": seconds})
 
 

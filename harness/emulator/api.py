@@ -120,7 +120,7 @@ async def _platform_request(request: web.Request, handler: Handler) -> web.Strea
         )
         response.headers["RateLimit-Remaining"] = str(ctx.bucket.remaining())
         return response
-    wait_s = ctx.frozen_until - time.monotonic()
+    wait_s = ctx.freeze_wait_s(request.method, request.path, time.monotonic())
     if wait_s > 0:
         await asyncio.sleep(wait_s)
     return await _charged(request, handler, ctx)

@@ -93,6 +93,7 @@ class ApiContext:
     bucket: GcraBucket = field(default_factory=GcraBucket)
     faults: list[FaultRule] = field(default_factory=list)
     frozen_until: float = 0.0
+    frozen_only: FaultRule | None = None  # a freeze of matching requests only (remaining unused)
     journal: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=JOURNAL_MAX))
     journal_seq: int = 0
     sessions: dict[str, LogSession] = field(default_factory=dict)
@@ -102,6 +103,12 @@ class ApiContext:
 
     def __post_init__(self) -> None:
         self.pipelines = PipelineStore(self.controller.platform)
+
+    def freeze_wait_s(self, method: str, path: str, now: float) -> float:
+        """How long a request must hang (an API freeze, possibly of matching requests only)."""
+        if self.frozen_only is not None and not self.frozen_only.matches(method, path):
+            return 0.0
+        return self.frozen_until - now
 
     def take_fault(self, method: str, path: str) -> int | None:
         """The status of the first matching injected fault (consumed), if any."""

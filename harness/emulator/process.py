@@ -193,9 +193,9 @@ class EmulatorProcess:
         """Drop pending injected failures and end a freeze."""
         self._admin("DELETE", "faults")
 
-    def freeze(self, seconds: float) -> None:
-        """Hold every Platform API request for `seconds`, then answer it."""
-        self._admin("POST", "freeze", {"seconds": seconds})
+    def freeze(self, seconds: float, method: str | None = None, path: str | None = None) -> None:
+        """Hold every Platform API request (or those matching method / path prefix) for `seconds`."""
+        self._admin("POST", "freeze", {"seconds": seconds, "method": method, "path": path})
 
     def drain_rate_limit(self, remaining: int) -> None:
         """Leave exactly `remaining` calls in the rate-limit bucket."""

@@ -57,9 +57,10 @@ class ReleaseRules:
         return slug
 
     def find_slug(self, app: App, identity: str) -> Slug:
-        """A slug of `app` by id; 404 otherwise."""
+        """A slug built for `app`, or one released to it from another app (slug copy); 404 otherwise."""
         slug = self.slugs.get(identity)
-        if slug is None or slug.app_id != app.id:
+        released_here = any(r.slug_id == identity for r in app.releases)
+        if slug is None or (slug.app_id != app.id and not released_here):
             raise not_found("slug")
         return slug
 

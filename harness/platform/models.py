@@ -215,13 +215,15 @@ class Slug(_Api):
 
 
 class AddOn(_Api):
-    """One add-on attached to the app (service and plan names only)."""
+    """One add-on attached to the app: service and plan names, the config vars it sets, its owner app."""
 
     id: str
     name: str
     service: str | None = None
-    plan: str | None = None
+    plan: str | None = None  # `service:plan`, e.g. heroku-postgresql:essential-0
     state: str | None = None
+    config_vars: tuple[str, ...] = ()  # names only: the vars provisioning set (DATABASE_URL, ...)
+    app_name: str | None = None  # the app that owns (and is billed for) it
 
     @model_validator(mode="before")
     @classmethod
@@ -229,7 +231,14 @@ class AddOn(_Api):
         if isinstance(data, dict):
             service = _ref(data, "addon_service")
             plan = _ref(data, "plan")
-            data = {**data, "service": service.get("name"), "plan": plan.get("name")}
+            names = data.get("config_vars")
+            data = {
+                **data,
+                "service": service.get("name"),
+                "plan": plan.get("name"),
+                "config_vars": tuple(names) if isinstance(names, list) else (),
+                "app_name": _ref(data, "app").get("name"),
+            }
         return data
 
 

@@ -5,7 +5,8 @@ changes. Offline first (`refuse_offline`, before a client or an emulator
 exists): the app is a named target and not protected, and no journal of an
 earlier run is left. Then read-only against the platform (`clear`):
 preflight (token, app, maintenance, release, process type, the app's URL
-answers), each target formation within the dyno and cost ceilings unless
+answers), parity with the production app and side effects (`parity_check`),
+each target formation within the dyno and cost ceilings unless
 confirmed, and the offered load within Heroku's load-testing guideline. Only
 then does `session` journal and scale (`formation.FormationSession`), which
 restores on every exit path.
@@ -28,6 +29,7 @@ from harness.platform.guard import (
 )
 from harness.platform.journal import Journal, JournalStore
 from harness.platform.models import Formation, ProcessChange, ProcessFormation, canonical_size, merge
+from harness.platform.parity_check import ParityPolicy
 from harness.platform.recovery import emulator_alive, explain_journal, forget_emulator, is_emulator_journal
 from harness.platform.signals import SignalPolicy
 from harness.platform.target import PlatformTarget
@@ -96,6 +98,7 @@ class SafeScale:
     offered_rps: Sequence[float] = ()
     approval_ref: str | None = None
     progress: Progress = _quiet
+    parity: ParityPolicy | None = None  # staging vs production and side effects, in `clear`
 
     def refuse_offline(
         self,
@@ -129,6 +132,8 @@ class SafeScale:
         """The read-only platform checks: preflight, then each target within the ceilings and the
         offered load within the guideline. Nothing has changed when this raises."""
         facts = preflight(platform.client, self.app, local=platform.local, process_type=self.process_type)
+        if self.parity is not None:
+            self.parity.check(platform.client, self.app, self.progress)
         formations = tuple(merge(facts.formation, change) for change in changes)
         costs = tuple(self.check_formation(f, local=platform.local, prices=facts.prices) for f in formations)
         return Cleared(facts=facts, targets=formations, costs_per_hour_usd=costs)

@@ -93,3 +93,12 @@ def web_formation(emulator: EmulatorProcess, app: str = "harness-demo") -> tuple
     response.raise_for_status()
     body = response.json()
     return body["quantity"], body["dyno_size"]["name"]
+
+
+def api_client(emulator: EmulatorProcess) -> httpx.Client:
+    """A plain httpx client of the emulator's Platform API (token and Accept set): for test setup."""
+    return httpx.Client(
+        base_url=emulator.api_url,
+        headers={"Authorization": f"Bearer {emulator.token}", "Accept": ACCEPT},
+        timeout=30.0,
+    )
