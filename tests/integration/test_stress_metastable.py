@@ -1,7 +1,7 @@
 """The breaking-point search against a real metastable server over loopback (issue 12).
 
 `tests/apps/queue_server.py --metastable`: 4 slots × 20 ms = 200 req/s rested;
-once more than 20 requests queue, every request costs 1.6× as long (125 req/s)
+once more than 100 requests queue (past the SLO already), every request costs 1.6× as long (125 req/s)
 until the server has been idle for 1 s. The growth-3 probes overload it, so a
 search that kept measuring after the overload would narrow in on ~125 req/s.
 The drained re-measurement must report the rested capacity instead.
@@ -54,7 +54,7 @@ pytestmark = [
 
 
 def test_the_search_reports_the_rested_capacity_of_a_metastable_server(tmp_path: Path) -> None:
-    args = ("--slots", "4", "--service-ms", "20", "--metastable", "--trigger-queue", "20")
+    args = ("--slots", "4", "--service-ms", "20", "--metastable", "--trigger-queue", "100")
     with queue_server(*args, "--slowdown", "1.6", "--recover-idle-s", "1") as url:
         config = parse_config(SCENARIOS, source=tmp_path / "scenarios.yaml")
         result = run_scenario(config, config.scenario("metastable-stress"), host=url, quiet=True)
