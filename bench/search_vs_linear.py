@@ -120,7 +120,7 @@ def linear_ramp(
     return Outcome(name="", load_time_s=load_s, estimate_rps=estimate, steps=index + 1)
 
 
-def _scale(emulator: EmulatorProcess, dynos: int, search_ms: float | None) -> str:
+def scale_demo(emulator: EmulatorProcess, dynos: int, search_ms: float | None) -> str:
     headers = {
         "Authorization": f"Bearer {emulator.token}",
         "Accept": "application/vnd.heroku+json; version=3",
@@ -141,7 +141,7 @@ def _scale(emulator: EmulatorProcess, dynos: int, search_ms: float | None) -> st
     return emulator.web_url(DEMO).rstrip("/")
 
 
-def _truth(url: str, dynos: int) -> float:
+def demo_truth(url: str, dynos: int) -> float:
     for _ in range(50):  # the restarted dynos may still serve the old release for a moment
         capacity = httpx.get(f"{url}/api/capacity", timeout=10).json()
         value = float(capacity["capacity_rps"]["search"]) * dynos
@@ -262,8 +262,8 @@ def main() -> None:
         config = _config(args, Path(tmp))
         emulator = EmulatorProcess.start(boot_timeout_s=30.0, shutdown_grace_s=2.0)
         try:
-            url = _scale(emulator, args.dynos, args.search_ms)
-            truth = _truth(url, args.dynos)
+            url = scale_demo(emulator, args.dynos, args.search_ms)
+            truth = demo_truth(url, args.dynos)
             print(f"truth {truth:.1f} req/s at {url}", flush=True)
             rounds = [_round(config, url, truth, args) for _ in range(max(1, args.repeat))]
         finally:

@@ -157,6 +157,9 @@ class StressScenario(_ScenarioBase):
     step_hold_s: float = Field(default=4.0, gt=0)
     confirm_hold_s: float = Field(default=8.0, gt=0)
     saturation_tolerance: float = Field(default=0.10, gt=0, lt=1)
+    # After the first break no step offers more than this × the best successful throughput seen.
+    max_overshoot: float = Field(default=1.3, gt=1.0, le=3.0)
+    drain_s: float = Field(default=5.0, gt=0, le=300)  # no load (connections closed) after a later break
     recovery: RecoverySpec | None = Field(default_factory=RecoverySpec)
 
     @model_validator(mode="after")

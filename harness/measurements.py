@@ -126,6 +126,7 @@ class StepKind(enum.StrEnum):
     CONFIRM = "confirm"  # stress: a longer hold at the found level
     SPIKE = "spike"  # spike scenario: the sudden jump
     RECOVERY = "recovery"  # back at the expected load after breaking or a spike
+    DRAIN = "drain"  # stress: no load and closed connections, so the next step meets a rested app
 
 
 class _Frozen(BaseModel):
@@ -345,6 +346,54 @@ class StepRecord(_Frozen):
     note: str = ""  # e.g. 're-test of a surprising window', 'generator saturated: ignored'
 
 
+class Metastability(_Frozen):
+    """The search's finding that the app serves less after an overload than rested (hysteresis, issue 12).
+
+    Levels in the search's unit (users or req/s), throughputs in successful
+    req/s, latencies in ms (p95, the basis the SLOs judge).
+    """
+
+    overload_step: int  # the step that first overloaded the app
+    overload_level: float
+    degraded_broken_level: float | None = None  # broke after the overload, holds on a rested app
+    degraded_rps: float | None = None  # the most it served within the SLOs after the overload
+    rested_rps: float | None = None  # what it holds after a drain: the breaking point reported
+    latency_level: float | None = None  # the cool-down level whose latency rose after the overload
+    p95_before_ms: float | None = None
+    p95_after_ms: float | None = None
+    drain_s: float = 0.0  # no-load time the search gave it before re-measuring
+    evidence: list[str] = Field(default_factory=list)
+
+    def sentence(self, mode: LevelMode) -> str:
+        """'after an overload the app serves 691 req/s instead of 958 req/s' (what a stakeholder reads)."""
+        rested = f"{format_number(self.rested_rps)} req/s" if self.rested_rps is not None else "its capacity"
+        broken, served = self.degraded_broken_level, self.degraded_rps
+        if broken is not None:
+            # The degraded bracket [served, broken] is narrow: say what it serves, else where it broke.
+            narrow = (
+                mode is LevelMode.ARRIVAL_RATE
+                and served is not None
+                and served > 0
+                and broken <= served * 1.15
+            )
+            after = (
+                f"{format_number(served)} req/s"
+                if narrow and served
+                else f"less than {mode.describe(broken)}"
+            )
+            return f"after an overload the app serves {after} instead of {rested}"
+        if (
+            self.p95_after_ms is not None
+            and self.p95_before_ms is not None
+            and self.latency_level is not None
+        ):
+            return (
+                f"after an overload the app answers {mode.describe(self.latency_level)} at p95 "
+                f"{format_number(self.p95_after_ms)} ms instead of {format_number(self.p95_before_ms)} ms"
+            )
+        return "after an overload the app served less than on a rested app"
+
+
 class BreakingPoint(_Frozen):
     """Where the app breaks: the highest level that still met the SLOs and still scaled."""
 
@@ -357,7 +406,9 @@ class BreakingPoint(_Frozen):
     criterion: str | None = None  # what broke first at bracket_high
     criterion_detail: Verdict | None = None
     load_time_s: float = 0.0  # time spent under load by the search (ramps included)
+    idle_time_s: float = 0.0  # time the search held no load (drains between steps)
     tolerance: float = 0.05
+    metastability: Metastability | None = None  # it served less after an overload than rested
 
 
 class Recovery(_Frozen):

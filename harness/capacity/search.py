@@ -11,10 +11,12 @@ How it searches (levels are users, or offered req/s in arrival-rate mode):
 1. **Probe**: from `start_level`, multiply by `growth` until a step breaks
    (never above `max_level`; good at `max_level` → "not reached").
 2. **Recover**: after the first break, drop to the expected load and hold
-   short windows until the SLOs hold again: that is the recovery time, and it
-   drains the queues the overload left so the next step starts clean. Later
-   breaks (and every break when `measure_recovery` is off) get the same
-   cool-down, unreported.
+   short windows until the SLOs hold again: that is the recovery time (unreported
+   when `measure_recovery` is off), and the app's state after an overload. Every
+   later break is followed by a **drain** before the next step: `drain_s` with
+   no load and the connections closed, so that step meets a rested app.
+   After the first break no level exceeds `max_overshoot` × the best successful
+   throughput that met the SLOs (bounded overshoot).
 3. **Narrow** the bracket [last good, first broken] until it is narrower than
    `tolerance`. A saturated step's successful throughput is itself a capacity
    estimate, so the search tests just below that estimate and then just
@@ -23,6 +25,12 @@ How it searches (levels are users, or offered req/s in arrival-rate mode):
 4. **Guard against noise**: one bad window must not decide. A break at the
    start level, or a final upper bound that the capacity estimate does not
    explain, is re-tested once; the newest result at a level wins.
+   **Hysteresis**: an upper bound measured after an overload (not since
+   drained) is re-tested on a rested app. A level that broke after an overload
+   but holds rested, or a cool-down whose latency rose clearly above its
+   pre-overload value, makes the app metastable: from then on every step
+   starts from a drained app, and the result carries the finding ("after an
+   overload the app serves X req/s instead of Y"), see `search_hysteresis.py`.
 5. **Confirm** the last good level with a longer hold. If that fails, the
    level counts as broken, and the search re-tests near the boundary with long
    holds only (at most `confirm_attempts` failures).
@@ -49,7 +57,8 @@ import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
-from harness.capacity.search_estimates import Trial, TrialEstimates
+from harness.capacity.search_estimates import Trial
+from harness.capacity.search_hysteresis import Hysteresis
 from harness.capacity.search_params import ABORT_CRITERION, SearchParams, SearchResult
 from harness.capacity.slo import StepJudgement, judge, step_record, success_rps
 from harness.measurements import (
@@ -86,7 +95,7 @@ Steps = Generator[StepPlan, StepWindow, None]
 
 
 @dataclass
-class _Search(TrialEstimates):
+class _Search(Hysteresis):
     """The search's state; `run()` is the generator."""
 
     params: SearchParams
@@ -99,6 +108,16 @@ class _Search(TrialEstimates):
     strict: bool = False  # after a failed confirmation: only long holds near the boundary
     failed_confirms: int = 0
     retested: set[float] = field(default_factory=set)
+    # hysteresis (search_hysteresis.py)
+    first_break: Trial | None = None
+    fresh: bool = True
+    metastable: bool = False
+    drain_due: bool = False  # drain before the next step, if there is one (after a later break, a re-test)
+    evidence: list[str] = field(default_factory=list)
+    overturned_levels: set[float] = field(default_factory=set)
+    latency_rise: tuple[float, float, float] | None = None
+    degraded_cool_down_rps: float | None = None
+    drained_s: float = 0.0
 
     # ----- the flow -------------------------------------------------------------------------
 
@@ -106,9 +125,13 @@ class _Search(TrialEstimates):
         try:
             while True:
                 kind, level, hold_s, label = self._decide()
+                if not self.fresh and (self.metastable or self.drain_due):
+                    yield from self._drain()
+                self.drain_due = False
                 trial = yield from self._measure(kind, level, hold_s, label)
+                self._check_trial(trial)
                 if not trial.ok:
-                    yield from self._recover(after=trial)
+                    yield from self._after_break(trial)
         except _Stop as stop:
             return self._result(stop.status, stop.reason)
 
@@ -124,6 +147,9 @@ class _Search(TrialEstimates):
             raise _Stop(SearchStatus.BROKEN_AT_START, "")
         if not self._converged(lo.level, hi.level):
             return self._bisect_step(lo.level, hi.level)
+        if not hi.fresh and not hi.aborted and hi.level not in self.retested:
+            self.drain_due = True
+            return self._retest(hi, "the upper bound broke after an overload: re-testing it on a rested app")
         if self._surprising(hi):
             return self._retest(hi, "the upper bound is not explained by the capacity estimate")
         if lo.hold_s >= p.confirm_hold_s:
@@ -139,7 +165,8 @@ class _Search(TrialEstimates):
                 raise _Stop(SearchStatus.NOT_REACHED, f"still good at max_level {p.max_level:g}")
             return StepKind.CONFIRM, lo.level, p.confirm_hold_s, "confirm at max"
         probes = {t.level for t in self.trials if t.window.plan.kind is StepKind.PROBE}
-        level = self._level(lo.level * p.growth)
+        cap = self._overshoot_cap()
+        level = self._level(min(lo.level * p.growth, cap if cap is not None else math.inf))
         return StepKind.PROBE, level, self._hold(), f"probe {len(probes) + 1}"
 
     def _retest(self, trial: Trial, why: str) -> tuple[StepKind, float, float, str]:
@@ -176,7 +203,8 @@ class _Search(TrialEstimates):
         window = yield plan
         if window.plan.index != plan.index:
             raise ValueError(f"expected the window of step {plan.index}, got step {window.plan.index}")
-        self.load_time_s += plan.ramp_s + window.duration_s
+        if plan.kind is not StepKind.DRAIN:  # a drain offers no load
+            self.load_time_s += plan.ramp_s + window.duration_s
         if self.interrupted is not None and self.interrupted():
             self._record(window, None, "interrupted: not judged")
             raise _Stop(SearchStatus.ABORTED, "interrupted")
@@ -201,7 +229,7 @@ class _Search(TrialEstimates):
             if attempt == 1:
                 self._generator_limit(level)
         judgement = judge(window, self.params.limits, expected_rps=self._expected_rps(level))
-        trial = Trial(level=level, window=window, judgement=judgement)
+        trial = Trial(level=level, window=window, judgement=judgement, fresh=self.fresh)
         self.trials.append(trial)
         notes = ["re-test" if label == "re-test" else "", window.generator_note]
         self._record(window, judgement, "; ".join(n for n in notes if n))
@@ -215,7 +243,7 @@ class _Search(TrialEstimates):
         """An abort at `level`: broken for good; the end of the search at the start or at/below lo."""
         lo, _ = self._bracket()
         judgement = self._abort_judgement(window, level)
-        trial = Trial(level=level, window=window, judgement=judgement)
+        trial = Trial(level=level, window=window, judgement=judgement, fresh=self.fresh)
         self.trials.append(trial)
         self._record(window, judgement, "abort condition tripped")
         where = f"abort condition tripped at {self._describe(level)}"
@@ -268,6 +296,24 @@ class _Search(TrialEstimates):
     def _record(self, window: StepWindow, judgement: StepJudgement | None, note: str) -> None:
         self.records.append(step_record(window, judgement, note))
 
+    def _after_break(self, trial: Trial) -> Steps:
+        """The first break gets a cool-down (the recovery, and the app's state after an overload);
+        every later one a drain before the next step, so that it meets a rested app."""
+        first = self.first_break is None
+        if first:
+            self.first_break = trial
+            yield from self._recover(after=trial)
+        self.fresh = False
+        self.drain_due = not first  # before the next step, if the search goes on
+
+    def _drain(self) -> Steps:
+        """No load for `drain_s` (idle connections close): the app rests before the next step."""
+        plan = self._plan(StepKind.DRAIN, 0.0, self.params.drain_s, 0.0, "drain")
+        window = yield from self._receive(plan)
+        self._record(window, None, "drain: no load, connections closed")
+        self.drained_s += window.duration_s
+        self.fresh = True
+
     def _recover(self, after: Trial) -> Steps:
         """Drop to the recovery level and hold short windows until the SLOs hold again."""
         p = self.params
@@ -295,6 +341,8 @@ class _Search(TrialEstimates):
             self._record(window, judgement, label)
             if judgement.ok and self._settled(window):
                 self._recovered(level, True, elapsed, headline)
+                if after is self.first_break:
+                    self._check_cool_down(level, window, held=True)
                 return
             elapsed += window.duration_s
         self._recovered(level, False, None, headline)
@@ -358,6 +406,10 @@ class _Search(TrialEstimates):
         if self.strict:  # a long hold failed at hi: the answer is just below it
             candidates.append(hi / (1 + 0.9 * t))
         candidates.append(math.sqrt(lo * hi))
+        cap = self._overshoot_cap()
+        if cap is not None:
+            hi = min(hi, max(cap, lo * (1 + t)))  # never far above what already held (bounded overshoot)
+            candidates = [min(c, hi * (1 - 1e-6)) for c in candidates]
         for candidate in candidates:
             level = self._level(candidate)
             if lo * (1 + t / 4) < level < hi:
@@ -401,7 +453,9 @@ class _Search(TrialEstimates):
             criterion=first.criterion if first is not None else None,
             criterion_detail=first,
             load_time_s=round(self.load_time_s, 3),
+            idle_time_s=round(self.drained_s, 3),
             tolerance=self.params.tolerance,
+            metastability=self._finding(lo),
         )
         estimate = self._estimate_rps(raw=True)
         return SearchResult(
@@ -411,6 +465,7 @@ class _Search(TrialEstimates):
             confirmed=lo is not None and lo.ok and lo.hold_s >= self.params.confirm_hold_s,
             capacity_estimate_rps=round(estimate, 3) if estimate is not None else None,
             stop_reason=reason or None,
+            metastability=breaking_point.metastability,
             notes=list(self.notes),
         )
 

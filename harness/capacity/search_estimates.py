@@ -23,6 +23,7 @@ class Trial:
     level: float
     window: StepWindow
     judgement: StepJudgement
+    fresh: bool = True  # no step broke since the start or the last drain (see search_hysteresis)
 
     @property
     def ok(self) -> bool:
@@ -44,6 +45,7 @@ class TrialEstimates:
 
     params: SearchParams
     trials: list[Trial]
+    metastable: bool  # a level broke after an overload that holds on a rested app
 
     def _latest(self) -> dict[float, Trial]:
         """The newest trial at each level: a re-test overrides the window it re-tests."""
@@ -55,24 +57,33 @@ class TrialEstimates:
     def _bracket(self) -> tuple[Trial | None, Trial | None]:
         """(last good, first broken): the lowest broken level, and the highest good level below it."""
         latest = self._latest()
-        broken = [t for t in latest.values() if not t.ok]
+        broken = [t for t in latest.values() if not t.ok and not self._overturned(t)]
         hi = min(broken, key=lambda t: t.level, default=None)
         good = [t for t in latest.values() if t.ok and (hi is None or t.level < hi.level)]
         lo = max(good, key=lambda t: t.level, default=None)
         return lo, hi
+
+    def _overturned(self, trial: Trial) -> bool:
+        """Broke after an overload, yet the same or a higher level holds on a rested app: no upper bound."""
+        if trial.ok or trial.fresh:
+            return False
+        return any(t.ok and t.fresh and t.level >= trial.level for t in self._latest().values())
 
     def _estimate_rps(
         self, exclude: Trial | None = None, *, clear_only: bool = False, raw: bool = False
     ) -> float | None:
         """Capacity estimate: successful req/s pooled over saturated windows (weighted by duration).
 
-        Only the newest window at each level, and only above the last good
+        None once the app is known to be metastable (an overload degrades it within the
+        window). Only the newest window at each level, and only above the last good
         level: a window a re-test overturned was noise, not capacity. With
         `clear_only`, only windows short by twice the saturation tolerance (an
         overshoot, not a noisy window near the line): strong enough to
         *explain* a break rather than merely to suggest where to look. Unless
         `raw`, never below what the last good window achieved.
         """
+        if self.metastable:  # an overload degrades it within the window: what it served says little
+            return None
         lo, _ = self._bracket()
         floor = lo.level if lo is not None else 0.0
         saturated = [
@@ -80,6 +91,7 @@ class TrialEstimates:
             for t in self._latest().values()
             if t is not exclude
             and t.level > floor
+            and not self._overturned(t)
             and t.judgement.saturated
             and (self._clearly_saturated(t) or not clear_only)
         ]

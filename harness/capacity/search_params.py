@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.capacity.slo import slo_limits
 from harness.config import AbortCondition, Level, StressScenario
-from harness.measurements import BreakingPoint, LevelMode, Recovery, SloLimits, StepRecord
+from harness.measurements import BreakingPoint, LevelMode, Metastability, Recovery, SloLimits, StepRecord
 
 __all__ = ["ABORT_CRITERION", "SearchParams", "SearchResult"]
 
@@ -40,6 +40,8 @@ class SearchParams(_Frozen):
     measure_recovery: bool = True  # report the recovery after the first break (cool-downs happen anyway)
     recovery_window_s: float = Field(default=2.0, gt=0)
     recovery_limit_s: float = Field(default=30.0, gt=0)
+    max_overshoot: float = Field(default=1.3, gt=1)  # after a break: levels ≤ this × best good req/s
+    drain_s: float = Field(default=5.0, gt=0)  # no-load time after a break (the first gets a cool-down)
     max_steps: int = Field(default=60, ge=1)  # every yielded step counts, recovery windows included
     abort: AbortCondition | None = None  # the driver's abort condition: the limit in an `abort` verdict
 
@@ -76,6 +78,8 @@ class SearchParams(_Frozen):
             measure_recovery=recovery is not None,
             recovery_window_s=recovery.window_s if recovery is not None else 2.0,
             recovery_limit_s=recovery.limit_s if recovery is not None else 30.0,
+            max_overshoot=scenario.max_overshoot,
+            drain_s=scenario.drain_s,
             abort=scenario.abort,
         )
 
@@ -89,4 +93,5 @@ class SearchResult(_Frozen):
     confirmed: bool = False  # the reported level held over a `confirm_hold_s` window
     capacity_estimate_rps: float | None = None  # pooled successful throughput of saturated steps
     stop_reason: str | None = None  # why it ended early (abort, no recovery, generator, budget)
+    metastability: Metastability | None = None  # also on `breaking_point`: served less after an overload
     notes: list[str] = Field(default_factory=list)

@@ -57,7 +57,11 @@ def describe_breaking_point(point: BreakingPoint) -> list[str]:
         lines.append(f"  bracket: [{low}, {point.bracket_high:g}] {unit} (tolerance {point.tolerance:.0%})")
     if point.criterion_detail is not None:
         lines.append(f"  broke first: {point.criterion_detail.describe()}")
-    lines.append(f"  load time: {point.load_time_s:.1f} s")
+    idle = f" (+ {point.idle_time_s:.1f} s of drains without load)" if point.idle_time_s else ""
+    lines.append(f"  load time: {point.load_time_s:.1f} s{idle}")
+    if point.metastability is not None:
+        lines.append(f"  METASTABLE: {point.metastability.sentence(point.mode)}")
+        lines += [f"    {evidence}" for evidence in point.metastability.evidence]
     return lines
 
 

@@ -210,14 +210,16 @@ class Pacer:
         return self._counts["dropped"]
 
     def set_rate(self, rate: float | None, *, max_concurrency: int | None = None) -> None:
-        """Change the rate now (None: off, and every waiting user is released).
+        """Change the rate now (None: off, and every waiting user is released; 0: paused).
 
         `max_concurrency` caps the requests in flight: beyond it a due slot waits as if
-        no user were free. Slots still queued from the previous rate are dropped.
+        no user were free. Slots still queued from the previous rate are dropped. At rate
+        0 no slot is due: users wait (they do not fall back to their own `wait_time`) and
+        close their idle connections, which is how a search drains the app.
         """
         self._drop_queued(len(self._queued))
         self.max_concurrency = max_concurrency
-        rate = rate if rate and rate > 0 else None
+        rate = rate if rate is not None and rate >= 0 else None
         if rate is None:
             self.close()
             return
@@ -330,7 +332,9 @@ class Pacer:
         next_slot = next_sweep = self.clock()
         while self._rate is not None:
             now = self.clock()
-            while next_slot <= now and self._rate is not None:
+            if not self._rate:  # paused: no slot is due, only idle connections are closed
+                next_slot = now + SWEEP_S
+            while next_slot <= now and self._rate:
                 self._due(next_slot)
                 next_slot += self._gap(self._rate)
             if now >= next_sweep:

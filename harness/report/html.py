@@ -24,7 +24,7 @@ from harness import __version__
 from harness.measurements import TOTAL, LevelMode
 from harness.report import charts
 from harness.report.server_section import server_section
-from harness.report.summary import checks, criterion_label, verdict_sentence
+from harness.report.summary import checks, criterion_label, metastability_text, verdict_sentence
 from harness.results.model import RunRecord, RunStatus, ScenarioEntry, format_number
 from harness.results.store import RunDir
 
@@ -71,6 +71,8 @@ def _context(run: RunDir) -> dict[str, Any]:
         "passed": (record.verdict.passed if record.verdict else None),
         "checks": checks(record),
         "banner": _banner(record),
+        "metastability": record.breaking_point.metastability if record.breaking_point else None,
+        "metastability_text": metastability_text(record),
         "warnings": _generator_warnings(run),
         "criterion_label": criterion_label,
         "charts": _charts(run, slo_ms),

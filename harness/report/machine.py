@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.measurements import RunVerdict
 from harness.report.server_section import server_figures
-from harness.report.summary import Check, checks, verdict_sentence
+from harness.report.summary import Check, checks, metastability_text, verdict_sentence
 from harness.results.model import RunStatus
 from harness.results.store import RunDir
 
@@ -40,6 +40,7 @@ def summary(run: RunDir) -> dict[str, Any]:
         "headroom": verdict.headroom,
         "p95_at_expected_ms": record.p95_at_expected_ms(),
         "breaking_point": point.model_dump(mode="json") if point else None,
+        "metastability": metastability_text(record),
         "formation_tested": [g.model_dump(mode="json") for g in record.formation_tested],
         "cost_per_hour_usd": record.tested_cost_per_hour_usd,
         "test_duration_s": record.duration_s,

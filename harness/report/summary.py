@@ -17,6 +17,7 @@ __all__ = [
     "checks",
     "criterion_label",
     "headroom_check",
+    "metastability_text",
     "verdict_sentence",
 ]
 
@@ -200,6 +201,14 @@ def _abort_detail(verdict: Verdict, stress: ScenarioEntry | None) -> str:
     return f"error ratio {measured} > {verdict.threshold * 100:.0f} %{during}"
 
 
+def metastability_text(record: RunRecord) -> str | None:
+    """'after an overload the app serves 691 req/s instead of 958 req/s', when the search found that."""
+    point = record.breaking_point
+    if point is None or point.metastability is None:
+        return None
+    return point.metastability.sentence(point.mode)
+
+
 def verdict_sentence(record: RunRecord) -> str:
     """The report's first line, e.g. 'Release v52 holds the expected peak of 400 req/s with p95 210 ms;
     it breaks at 1,150 req/s (2.9× headroom) on 4 × Standard-2X; breaking criterion: p95 latency'."""
@@ -215,6 +224,9 @@ def verdict_sentence(record: RunRecord) -> str:
     headroom = headroom_check(record)
     if headroom is not None and not headroom.passed:
         parts.append(f"below the required {record.required_headroom:g}× headroom")
+    metastable = metastability_text(record)
+    if metastable is not None:
+        parts.append(f"metastable: {metastable}")
     sentence = "; ".join(parts)
     if record.status in {RunStatus.INCOMPLETE, RunStatus.FAILED, RunStatus.RUNNING}:
         sentence += f" (run {record.status.value})"

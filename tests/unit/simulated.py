@@ -11,6 +11,11 @@ measure, from a small queueing model rather than sockets:
 - **users mode**: a closed model with think time: throughput
   min(N / (Z + S), capacity), response time max(S, N / capacity − Z).
 
+**Metastable** (`slowdown` > 1): once the backlog passes `trigger_backlog`,
+the service time is multiplied by `slowdown` and stays so while load
+continues; only `recover_idle_s` with no load and an empty queue heals it
+(what `tests/apps/queue_server.py --metastable` does for real).
+
 Noise (Gaussian on throughput, log-normal on latency), injected bad or lucky
 windows, a cold start, a load generator that saturates above a rate and an
 abort threshold (or aborts forced at given steps) make the noisy,
@@ -24,7 +29,8 @@ import random
 from collections.abc import Generator
 from dataclasses import dataclass, field
 
-from harness.capacity.search import SearchResult
+from harness.capacity.search import SearchParams, SearchResult
+from harness.capacity.slo import SloLimits
 from harness.measurements import (
     TOTAL,
     EndpointWindow,
@@ -34,7 +40,7 @@ from harness.measurements import (
     StepWindow,
 )
 
-__all__ = ["SimulatedApp", "run_search"]
+__all__ = ["SimulatedApp", "run_search", "search_params"]
 
 _DT = 0.05  # fluid-queue integration step, s
 _QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "max": 0.999}
@@ -61,6 +67,12 @@ class SimulatedApp:
     abort_error_ratio: float | None = None  # the abort condition trips at this error ratio
     abort_windows: frozenset[int] = frozenset()  # step indexes where the abort trips whatever the load
     thrash_factor: float = 1.0  # service rate while rejecting (< 1: overload wastes capacity)
+    slowdown: float = 1.0  # metastable: service time factor once the backlog passed `trigger_backlog`
+    trigger_backlog: float = 10.0
+    recover_idle_s: float = 2.0  # metastable: idle time (no load, no queue) that heals it
+    degraded: bool = False
+    degradations: int = 0
+    idle_s: float = 0.0
     backlog: float = 0.0  # requests waiting right now (state between steps)
     clock: float = 1_000_000.0
     windows: int = 0
@@ -76,7 +88,13 @@ class SimulatedApp:
 
     @property
     def service_s(self) -> float:
-        return self.service_ms / 1000.0
+        """The service time now (longer while a metastable app is degraded)."""
+        return self.service_ms / 1000.0 * (self.slowdown if self.degraded else 1.0)
+
+    @property
+    def live_capacity_rps(self) -> float:
+        """What it serves now: the capacity, or less while degraded."""
+        return self.slots / self.service_s
 
     def users_capacity(self) -> float:
         """Users mode: the number of users at which the app saturates, N* = C (Z + S)."""
@@ -104,7 +122,7 @@ class SimulatedApp:
         if lucky:
             served, rejected, waits = offered * plan.hold_s, 0.0, [0.0]
             self.backlog = start_backlog
-        steady = self._steady_wait_quantiles(min(offered, self.capacity_rps), plan)
+        steady = self._steady_wait_quantiles(min(offered, self.live_capacity_rps), plan)
         latency = {
             name: self.service_s + steady[name] + _quantile(waits, q) for name, q in _QUANTILES.items()
         }
@@ -117,15 +135,27 @@ class SimulatedApp:
         steps = max(1, round(seconds / _DT)) if seconds > 0 else 0
         for _ in range(steps):
             arrivals = offered * _DT
+            capacity = self.live_capacity_rps
             room = self.backlog_limit - self.backlog
-            accepted = min(arrivals, max(0.0, room + self.capacity_rps * _DT))
+            accepted = min(arrivals, max(0.0, room + capacity * _DT))
             rejected += arrivals - accepted
-            rate = self.capacity_rps * (self.thrash_factor if arrivals > accepted else 1.0)
+            rate = capacity * (self.thrash_factor if arrivals > accepted else 1.0)
             done = min(self.backlog + accepted, rate * _DT)
             self.backlog = max(0.0, self.backlog + accepted - done)
             served += done
-            waits.append(self.backlog / self.capacity_rps)
+            waits.append(self.backlog / capacity)
+            self._metastable_tick(offered)
         return served, rejected, waits
+
+    def _metastable_tick(self, offered: float) -> None:
+        if self.slowdown <= 1.0:
+            return
+        if not self.degraded and self.backlog > self.trigger_backlog:
+            self.degraded = True
+            self.degradations += 1
+        self.idle_s = self.idle_s + _DT if offered <= 0 and self.backlog <= 1e-9 else 0.0
+        if self.degraded and self.idle_s >= self.recover_idle_s - 1e-9:
+            self.degraded = False
 
     def _steady_wait_quantiles(self, rate: float, plan: StepPlan) -> dict[str, float]:
         """Waiting-time quantiles below capacity: Erlang C, halved for deterministic service."""
@@ -249,3 +279,21 @@ def run_search(
         except StopIteration as stop:
             return stop.value
     raise AssertionError(f"the search did not end within {limit} steps")
+
+
+def search_params(
+    default_limits: SloLimits, mode: LevelMode = LevelMode.ARRIVAL_RATE, **overrides: object
+) -> SearchParams:
+    """Search parameters with short steps (the simulation needs no long holds), overridable."""
+    values: dict[str, object] = {
+        "mode": mode,
+        "start_level": 25.0,
+        "max_level": 10_000.0,
+        "limits": default_limits,
+        "ramp_s": 0.5,
+        "step_hold_s": 3.0,
+        "confirm_hold_s": 6.0,
+        "recovery_window_s": 1.0,
+    }
+    values.update(overrides)
+    return SearchParams.model_validate(values)

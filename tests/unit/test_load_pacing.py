@@ -97,6 +97,33 @@ def test_spare_users_below_the_working_ones_are_closed_once() -> None:
     assert len(closed) == len(set(map(id, closed))) == 3  # every spare once, the warm one never
 
 
+def test_at_rate_zero_users_wait_without_slots_and_close_their_connections() -> None:
+    closed: list[Any] = []
+    pacer = Pacer(idle_close_s=0.1, close=closed.append)
+    users = [SimpleNamespace(name=f"user {n}") for n in range(3)]
+    sent: list[int] = []
+
+    def loop(user: Any, n: int) -> None:
+        while True:
+            pacer.wait(user)
+            sent.append(n)
+            gevent.sleep(0.002)
+
+    greenlets = [gevent.spawn(loop, u, n) for n, u in enumerate(users)]
+    pacer.set_rate(200.0)
+    gevent.sleep(0.2)
+    pacer.set_rate(0.0)  # a drain: nothing due, nobody falls back to its own wait_time
+    before = len(sent)
+    gevent.sleep(0.5)
+    during = len(sent) - before
+    pacer.set_rate(100.0)
+    gevent.sleep(0.2)
+    pacer.close()
+    gevent.killall(greenlets)
+    assert during == 0 and len(sent) > before
+    assert {id(u) for u in closed} == {id(u) for u in users}  # every idle user closed its connection
+
+
 def test_a_rate_change_drops_the_queued_slots_and_counts_them() -> None:
     pacer = Pacer()
     pacer.set_rate(1000.0)  # nobody waits: every slot queues

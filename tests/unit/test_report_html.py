@@ -182,3 +182,29 @@ def test_render_report_writes_the_three_files_into_the_run_dir(writer: RunWriter
     assert rendered.html.read_text().startswith("<!DOCTYPE html>")
     assert rendered.summary_json.exists() and rendered.junit_xml.exists()
     assert not [p for p in run.path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_metastability_finding_is_stated_in_report_summary_and_verdict(writer: RunWriter) -> None:
+    from harness.measurements import Metastability
+    from harness.report.machine import summary
+
+    stress = synthetic_stress(AppModel())
+    assert stress.breaking_point is not None
+    evidence = "step 5: 100 req/s broke after an overload but held on a rested app"
+    finding = Metastability(
+        overload_step=2, overload_level=180.0, degraded_broken_level=100.0, degraded_rps=95.0,
+        rested_rps=140.0, drain_s=10.0, evidence=[evidence],
+    )  # fmt: skip
+    point = stress.breaking_point.model_copy(update={"metastability": finding})
+    writer.add_scenario(stress.model_copy(update={"breaking_point": point}))
+    writer.finish(RunStatus.COMPLETE, judge=judge_run)
+    run = RunDir.open(writer.path)
+    html = render_html(run)
+    sentence = "after an overload the app serves 95 req/s instead of 140 req/s"
+    assert f"Metastable: {sentence}" in html
+    assert evidence in html
+    machine = summary(run)
+    assert machine["metastability"] == sentence
+    assert machine["breaking_point"]["metastability"]["rested_rps"] == 140.0
+    assert f"metastable: {sentence}" in machine["verdict"]
+    assert RunDir.open(writer.path).record.breaking_point == point  # run.json keeps it

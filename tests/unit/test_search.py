@@ -17,25 +17,14 @@ from harness.capacity.search import (
 from harness.capacity.slo import SloLimits
 from harness.config import AbortCondition, Level, Slo, StressScenario
 from harness.measurements import LevelMode, StepKind, StepPlan, StepRecord, StepWindow
-from tests.unit.simulated import SimulatedApp, run_search
+from tests.unit.simulated import SimulatedApp, run_search, search_params
 
 # Capacity-bound limits: no latency limit, so the truth is the model's capacity.
 CAPACITY_LIMITS = SloLimits(error_ratio=0.01, saturation_tolerance=0.05)
 
 
 def _params(mode: LevelMode = LevelMode.ARRIVAL_RATE, **overrides: object) -> SearchParams:
-    values: dict[str, object] = {
-        "mode": mode,
-        "start_level": 25.0,
-        "max_level": 10_000.0,
-        "limits": CAPACITY_LIMITS,
-        "ramp_s": 0.5,
-        "step_hold_s": 3.0,
-        "confirm_hold_s": 6.0,
-        "recovery_window_s": 1.0,
-    }
-    values.update(overrides)
-    return SearchParams.model_validate(values)
+    return search_params(CAPACITY_LIMITS, mode, **overrides)
 
 
 def _search(app: SimulatedApp, params: SearchParams) -> SearchResult:
@@ -358,11 +347,15 @@ def test_a_window_for_another_step_is_refused() -> None:
         search.send(wrong)
 
 
-def test_load_time_counts_ramps_and_windows() -> None:
+def test_load_time_counts_ramps_and_windows_and_drains_count_as_idle_time() -> None:
     app = SimulatedApp(slots=4, service_ms=40.0)
     result = _search(app, _params(start_level=25.0))
-    expected = sum(r.window.plan.ramp_s + r.window.duration_s for r in result.steps)
+    loaded = [r for r in result.steps if r.window.plan.kind is not StepKind.DRAIN]
+    drains = [r for r in result.steps if r.window.plan.kind is StepKind.DRAIN]
+    expected = sum(r.window.plan.ramp_s + r.window.duration_s for r in loaded)
     assert result.breaking_point.load_time_s == pytest.approx(expected)
+    assert drains and all(r.window.plan.level == 0 for r in drains)
+    assert result.breaking_point.idle_time_s == pytest.approx(sum(r.window.duration_s for r in drains))
 
 
 def test_params_from_a_stress_scenario() -> None:

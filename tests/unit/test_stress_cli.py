@@ -85,6 +85,28 @@ def test_a_breaking_point_prints_answer_bracket_cause_and_time() -> None:
     ]
 
 
+def test_a_metastable_breaking_point_prints_the_finding_and_the_drains() -> None:
+    from harness.measurements import Metastability
+
+    finding = Metastability(
+        overload_step=2,
+        overload_level=1800.0,
+        degraded_broken_level=770.0,
+        rested_rps=958.0,
+        drain_s=10.0,
+        evidence=["step 6: 770 req/s broke after an overload but held on a rested app"],
+    )
+    point = BreakingPoint(
+        status="found", mode=LevelMode.ARRIVAL_RATE, level=960.0, sustainable_rps=958.0, load_time_s=40.0,
+        idle_time_s=10.0, metastability=finding,
+    )  # fmt: skip
+    assert describe_breaking_point(point)[-3:] == [
+        "  load time: 40.0 s (+ 10.0 s of drains without load)",
+        "  METASTABLE: after an overload the app serves less than 770 req/s instead of 958 req/s",
+        "    step 6: 770 req/s broke after an overload but held on a rested app",
+    ]
+
+
 def test_the_command_has_help() -> None:
     from click.testing import CliRunner
 
