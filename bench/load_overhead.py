@@ -9,7 +9,15 @@ is the bottleneck. Both generators run as subprocesses with one Locust process,
 - plain: `python -m locust -f bench.py --headless -u U -r U -t Ns --csv P` → Δrequests/Δt of the
   per-second history after the first 3 s;
 - harness: `python -m harness load bench --host URL --format json` (users mode, ramp 1 s, warm-up 2 s,
-  hold N−3 s) → the judged window's achieved req/s.
+  hold N−3 s) → the judged window's achieved req/s;
+- harness, arrival rate: the same with `level: {rps: R}`, R = 2 × that round's plain rate, and
+  `load_generator.max_users: U`, so U paced users are always busy and slots queue: the achieved
+  req/s is what the pacer, the intended-start accounting and the connection handling (a warm
+  stack of users, idle ones closing their connections) cost on top of Locust.
+
+Each row prints the median over the rounds of its ratio to plain Locust *of the same round*
+(loopback is noisy, and so is a shared machine: compare within a round), beside the medians
+of the rates themselves and the load average (`os.getloadavg`) at the end.
 
     .venv/bin/python bench/load_overhead.py [--users 20] [--seconds 13] [--rounds 2]
 """
@@ -20,6 +28,7 @@ import argparse
 import asyncio
 import csv
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -49,6 +58,7 @@ version: 1
 target:
   app: bench-target
   formations: [{{quantity: 1}}]
+load_generator: {{max_users: {users}}}
 locustfiles:
   bench: {{path: {locustfile}}}
 expected_peak: {{users: {users}}}
@@ -56,6 +66,14 @@ scenarios:
   - name: bench
     kind: load
     level: {{users: {users}}}
+    spawn_rate: {users}
+    ramp_s: 1
+    warmup_s: 2
+    hold_s: {hold}
+    window_s: {hold}
+  - name: bench-rate
+    kind: load
+    level: {{rps: {rate}}}
     spawn_rate: {users}
     ramp_s: 1
     warmup_s: 2
@@ -125,8 +143,8 @@ def run_plain(locustfile: Path, host: str, users: int, seconds: int, workdir: Pa
     return (int(last["Total Request Count"]) - int(first["Total Request Count"])) / elapsed
 
 
-def run_harness(scenarios: Path, host: str, seconds: int) -> float:
-    command = [sys.executable, "-m", "harness", "load", "bench", "--scenarios", str(scenarios)]
+def run_harness(scenarios: Path, host: str, seconds: int, scenario: str = "bench") -> float:
+    command = [sys.executable, "-m", "harness", "load", scenario, "--scenarios", str(scenarios)]
     command += ["--host", host, "--quiet", "--format", "json"]
     out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False).stdout
     return float(json.loads(out)["judged"]["total"]["rps"])
@@ -152,22 +170,36 @@ def main() -> None:
             locustfile.write_text(LOCUSTFILE)
             scenarios = Path(tmp) / "scenarios.yaml"
             hold = args.seconds - SKIPPED_S
-            scenarios.write_text(SCENARIOS.format(locustfile=locustfile, users=args.users, hold=hold))
-            plain, harness = [], []
+            rows: dict[str, list[float]] = {"plain": [], "harness": [], "harness arrival rate": []}
             for round_ in range(1, args.rounds + 1):
-                plain.append(run_plain(locustfile, host, args.users, args.seconds, Path(tmp)))
-                harness.append(run_harness(scenarios, host, args.seconds))
+                plain = run_plain(locustfile, host, args.users, args.seconds, Path(tmp))
+                rate = round(2 * plain)
+                text = SCENARIOS.format(locustfile=locustfile, users=args.users, hold=hold, rate=rate)
+                scenarios.write_text(text)
+                closed = run_harness(scenarios, host, args.seconds)
+                paced = run_harness(scenarios, host, args.seconds, "bench-rate")
+                for name, value in zip(rows, (plain, closed, paced), strict=True):
+                    rows[name].append(value)
                 print(
-                    f"round {round_}: plain locust {plain[-1]:,.0f} req/s, harness {harness[-1]:,.0f} req/s"
+                    f"round {round_}: plain locust {plain:,.0f} req/s, harness {closed:,.0f} req/s "
+                    f"({closed / plain:.1%}), harness arrival rate (offered {rate:,} req/s) "
+                    f"{paced:,.0f} req/s ({paced / plain:.1%})",
+                    flush=True,
                 )
     finally:
         target.terminate()
         target.wait(timeout=10)
-    ratio = statistics.median(harness) / statistics.median(plain)
-    print(
-        f"median: plain locust {statistics.median(plain):,.0f} req/s, "
-        f"harness {statistics.median(harness):,.0f} req/s, harness/plain = {ratio:.1%}"
-    )
+    plain_rates = rows.pop("plain")
+    print(f"{args.rounds} rounds, {args.users} users, {args.seconds} s each")
+    print(f"plain locust: median {statistics.median(plain_rates):,.0f} req/s")
+    for name, rates in rows.items():
+        ratios = [h / p for h, p in zip(rates, plain_rates, strict=True)]
+        below = sum(r < 1 for r in ratios)
+        print(
+            f"{name}: median {statistics.median(rates):,.0f} req/s, median harness/plain per round "
+            f"{statistics.median(ratios):.1%} (below plain in {below} of {len(ratios)} rounds)"
+        )
+    print("load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
 
 
 if __name__ == "__main__":

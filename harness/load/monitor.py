@@ -125,7 +125,9 @@ class SessionMonitor:
             )
         return None
 
-    def draw(self, phase: str, time_left_s: float) -> None:
+    def draw(
+        self, phase: str, time_left_s: float, *, offered_rps: float | None = None, step: int | None = None
+    ) -> None:
         """Redraw the progress line from the trailing PROGRESS_WINDOW_S."""
         if self.progress is None:
             return
@@ -148,5 +150,7 @@ class SessionMonitor:
             p95_ms=p95,
             error_ratio=ratio,
             time_left_s=max(0.0, time_left_s),
+            offered_rps=offered_rps,
+            step=step,
         )
         self.progress.update(state)

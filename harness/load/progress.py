@@ -1,4 +1,10 @@
-"""The live progress line on stderr: phase, users, rps, p95, error ratio, time left."""
+"""The live progress line on stderr: what the step is, what it offers, what came back, how long it has left.
+
+A Locust or k6 user reads a step as "target level, achieved rate, errors,
+latency, time left"; for a search the time left is the current step's (its
+ramp and hold), next to how many steps ran so far, since the search decides
+how many there will be (issue 11).
+"""
 
 from __future__ import annotations
 
@@ -17,23 +23,28 @@ PLAIN_INTERVAL_S = 5.0
 class ProgressState:
     """What the line shows; None figures are shown as '-'."""
 
-    phase: str
+    phase: str  # the step's kind or label: "hold", "probe 2", "bisect 1", "confirm"…
     users: int
-    rps: float | None
+    rps: float | None  # achieved, over the trailing window
     p95_ms: float | None
     error_ratio: float | None
-    time_left_s: float
+    time_left_s: float  # of the scenario when its length is planned, else of the current step
+    offered_rps: float | None = None  # arrival-rate mode: the level the step offers
+    step: int | None = None  # steps so far, this one included (a search: its length is not planned)
 
     def render(self, scenario: str) -> str:
-        """One line, e.g. 'shop | hold 2 | 40 users | 39.8 req/s | p95 45 ms | err 0.0% | 0:21 left'."""
-        rps = "-" if self.rps is None else f"{self.rps:.1f} req/s"
-        p95 = "-" if self.p95_ms is None else f"p95 {self.p95_ms:.0f} ms"
-        err = "-" if self.error_ratio is None else f"err {self.error_ratio:.1%}"
-        minutes, seconds = divmod(round(self.time_left_s), 60)
-        return (
-            f"{scenario} | {self.phase} | {self.users} users | {rps} | {p95} | {err} | "
-            f"{minutes}:{seconds:02d} left"
-        )
+        """One line, e.g. 'shop | probe 2 | offered 400 req/s | 392.1 req/s | err 0.0% | p95 45 ms |
+        40 users | step 2, 0:07 left'."""
+        offered = [] if self.offered_rps is None else [f"offered {self.offered_rps:,.0f} req/s"]
+        rps = "- req/s" if self.rps is None else f"{self.rps:,.1f} req/s"
+        err = "err -" if self.error_ratio is None else f"err {self.error_ratio:.1%}"
+        p95 = "p95 -" if self.p95_ms is None else f"p95 {self.p95_ms:,.0f} ms"
+        minutes, seconds = divmod(round(max(0.0, self.time_left_s)), 60)
+        left = f"{minutes}:{seconds:02d} left"
+        if self.step is not None:
+            left = f"step {self.step}, {left}"
+        fields = [scenario, self.phase, *offered, rps, err, p95, f"{self.users} users", left]
+        return " | ".join(fields)
 
 
 class Progress:

@@ -8,7 +8,12 @@ keeps it) and pass the id to Locust's `request` event in its context.
 
 `RequestTape` listens to that event and keeps (time, id, endpoint, response
 time, status), at most `per_second` a second and `capacity` in all, so the
-memory cost is bounded on any run. On a worker it ships its records to the
+memory cost is bounded on any run.
+
+Both sit on every request's path, so they are kept lean (issue 12: harness
+must generate >= 95 % of plain Locust's requests/s): ids are a per-process
+random uuid-shaped prefix plus a counter (unique, no `uuid4()` per request),
+and a request over the second's quota costs one comparison. On a worker it ships its records to the
 master inside Locust's stats report, as `RequestSink` does. One tape per
 process (`TAPE`): a harness process runs one test at a time, and the run's
 log capture drains it into the run directory.
@@ -16,7 +21,7 @@ log capture drains it into the run directory.
 
 from __future__ import annotations
 
-import threading
+import itertools
 import time
 import uuid
 from collections import deque
@@ -37,19 +42,43 @@ REPORT_KEY = "harness_request_ids"
 TapedRequest = tuple[float, str, str, str, float, int | None]
 
 
-def _wrapped(request: Callable[..., Any], session: Any) -> Callable[..., Any]:
-    def request_with_id(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        headers = dict(kwargs.get("headers") or {})
+class _Ids:
+    """Unique request ids shaped like a uuid (36 chars): a random per-process prefix and a counter."""
+
+    def __init__(self) -> None:
+        self.prefix = str(uuid.uuid4())[:24]  # 8-4-4-4- of a random uuid; the last 12 count
+        self.counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+_IDS = _Ids()
+
+
+def _own_id(headers: Any) -> Any:
+    """The X-Request-Id a header mapping already carries (any case), or None."""
+    if not headers:
+        return None
+    given = headers.get(REQUEST_ID_HEADER)
+    if given is None:
         given = next((v for k, v in headers.items() if k.lower() == "x-request-id"), None)
-        defaults = getattr(session, "headers", None) or {}
-        if given is None and any(k.lower() == "x-request-id" for k in defaults):
-            return request(method, url, *args, **kwargs)  # the locustfile sets its own on the session
+    return given
+
+
+def _wrapped(request: Callable[..., Any], session: Any) -> Callable[..., Any]:
+    def request_with_id(
+        method: str, url: str, *args: Any, headers: Any = None, context: Any = None, **kwargs: Any
+    ) -> Any:
+        given = _own_id(headers)
         if given is None:
-            given = str(uuid.uuid4())
-            headers[REQUEST_ID_HEADER] = given
-            kwargs["headers"] = headers
-        kwargs["context"] = {**(kwargs.get("context") or {}), REQUEST_ID_KEY: str(given)}
-        return request(method, url, *args, **kwargs)
+            if _own_id(getattr(session, "headers", None)) is not None:
+                # the locustfile sets its own on the session
+                return request(method, url, *args, headers=headers, context=context or {}, **kwargs)
+            given = _IDS.next()
+            headers = {**headers, REQUEST_ID_HEADER: given} if headers else {REQUEST_ID_HEADER: given}
+        context = {**context, REQUEST_ID_KEY: str(given)} if context else {REQUEST_ID_KEY: str(given)}
+        return request(method, url, *args, headers=headers, context=context, **kwargs)
 
     return request_with_id
 
@@ -67,7 +96,11 @@ def with_request_ids(namespace: dict[str, object], cls: type[User]) -> None:
 
 
 class RequestTape(EventListening):
-    """Bounded record of requests that carried an id; local, or merged from workers on the master."""
+    """Bounded record of requests that carried an id; local, or merged from workers on the master.
+
+    No lock: Locust runs every user and listener in greenlets of one OS thread, and none of
+    these methods yields, so each runs whole; `drain` swaps the deque in one assignment.
+    """
 
     def __init__(self, *, clock: Callable[[], float], per_second: int = 200, capacity: int = 200_000) -> None:
         self._clock = clock
@@ -79,7 +112,6 @@ class RequestTape(EventListening):
         self._pending: list[TapedRequest] = []
         self._forward = False
         self._events: Events | None = None
-        self._lock = threading.Lock()
 
     def on_request(
         self,
@@ -91,38 +123,34 @@ class RequestTape(EventListening):
         **_: Any,
     ) -> None:
         """Keep one completed request that carried an id (the `request` event's signature)."""
-        request_id = (context or {}).get(REQUEST_ID_KEY)
+        request_id = context.get(REQUEST_ID_KEY) if context else None
         if request_id is None or response_time is None:
             return
         now = self._clock()
+        second = int(now)
+        if second != self._second:
+            self._second, self._in_second = second, 0
+        elif self._in_second >= self.per_second:
+            self.skipped += 1
+            return
+        self._in_second += 1
         status = getattr(response, "status_code", None)
         record = (now, str(request_id), request_type, name, float(response_time), status or None)
-        with self._lock:
-            if int(now) != self._second:
-                self._second, self._in_second = int(now), 0
-            if self._in_second >= self.per_second:
-                self.skipped += 1
-                return
-            self._in_second += 1
-            (self._pending if self._forward else self.records).append(record)
+        (self._pending if self._forward else self.records).append(record)
 
     def drain(self) -> list[TapedRequest]:
         """Everything recorded so far, oldest first, and forget it."""
-        with self._lock:
-            records = list(self.records)
-            self.records.clear()
-        return records
+        records, self.records = self.records, deque(maxlen=self.records.maxlen)
+        return list(records)
 
     def _on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
-        with self._lock:
-            data[REPORT_KEY] = [list(r) for r in self._pending]
-            self._pending = []
+        pending, self._pending = self._pending, []
+        data[REPORT_KEY] = [list(r) for r in pending]
 
     def _on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         rows = data.get(REPORT_KEY) or []
-        with self._lock:
-            for ts, request_id, method, name, ms, status in rows:
-                self.records.append((float(ts), str(request_id), str(method), str(name), float(ms), status))
+        for ts, request_id, method, name, ms, status in rows:
+            self.records.append((float(ts), str(request_id), str(method), str(name), float(ms), status))
 
 
 TAPE = RequestTape(clock=time.time)

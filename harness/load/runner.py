@@ -123,7 +123,7 @@ class LoadSession:
         self._control: MasterControl | None = None
         self._workers: LocalWorkers | None = None
         self._current: StepPlan | None = None
-        self._step_deadline = 0.0
+        self._step_end = 0.0  # when the current step's hold ends (its ramp included)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -263,6 +263,7 @@ class LoadSession:
     def run_step(self, plan: StepPlan) -> StepWindow:
         """Set the level, wait the ramp, measure the hold (cut short and `aborted` if an abort trips)."""
         offered = self.set_level(plan)
+        self._step_end = self.clock.now() + plan.ramp_s + plan.hold_s
         self.timeline.append(TimelineEntry(start_ts=self.clock.now(), plan=plan, offered_rps=offered))
         self._wait(plan.ramp_s, plan)
         before = self.snapshot()
@@ -383,7 +384,6 @@ class LoadSession:
 
     def _wait(self, seconds: float, plan: StepPlan) -> None:
         deadline = self.clock.now() + seconds
-        self._step_deadline = deadline
         while self.abort_reason is None:
             remaining = deadline - self.clock.now()
             if remaining <= 0:
@@ -407,13 +407,13 @@ class LoadSession:
         return max([*reported, *self.sink.worker_cpu.values(), 0.0])
 
     def _draw(self, plan: StepPlan) -> None:
+        """A planned scenario counts down its whole length; a search, the step's and its steps so far."""
         now = self.clock.now()
-        left = (
-            self.started_ts + self.options.total_s - now
-            if self.options.total_s is not None
-            else self._step_deadline - now
-        )
-        self.monitor.draw(plan.label or str(plan.kind), left)
+        planned = self.options.total_s is not None
+        left = self.started_ts + (self.options.total_s or 0.0) - now if planned else self._step_end - now
+        offered = plan.level if plan.mode is LevelMode.ARRIVAL_RATE else None
+        step = None if planned else len(self.timeline)
+        self.monitor.draw(plan.label or str(plan.kind), left, offered_rps=offered, step=step)
 
     def _on_cpu_warning(self, environment: Environment, cpu_usage: float, **_: Any) -> None:
         self.cpu_warnings.append(f"load generator CPU at {cpu_usage:.0f} % (Locust's cpu_warning)")

@@ -7,6 +7,7 @@ so the driver's timing logic runs without wall time.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Generator
 from pathlib import Path
 
@@ -15,8 +16,9 @@ import pytest
 from locust import User, constant, task
 
 from harness.config import AbortCondition
+from harness.load.progress import Progress
 from harness.load.runner import LoadSession, ScenarioAborted, SessionOptions, run_steps
-from harness.measurements import StepKind, StepPlan, StepWindow
+from harness.measurements import LevelMode, StepKind, StepPlan, StepWindow
 
 
 class Idle(User):
@@ -139,3 +141,36 @@ def test_an_interrupt_ends_even_a_plan_that_handles_aborts() -> None:
     with session(clock, stop_after_s=3) as s, gevent.Timeout(30), pytest.raises(ScenarioAborted):
         run_steps(s, long_then_short(), plan_handles_aborts=True)
     assert s.interrupted and len(s.measured) == 1
+
+
+class _Terminal(io.StringIO):
+    """A stream that says it is a terminal, so every redraw of the progress line is written."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def search_steps() -> Generator[StepPlan, StepWindow, None]:
+    yield StepPlan(index=0, kind=StepKind.PROBE, label="probe 1", level=2, ramp_s=1, hold_s=4)
+    mode = LevelMode.ARRIVAL_RATE
+    yield StepPlan(index=1, kind=StepKind.BISECT, label="bisect 1", level=40, mode=mode, hold_s=3)
+
+
+def test_the_progress_line_of_a_search_shows_the_step_the_offer_and_the_step_time_left() -> None:
+    clock = TrafficClock(rate=10)
+    terminal = _Terminal()
+    made = session(clock)
+    made.progress = Progress("search-stress", stream=terminal)
+    with made as s, gevent.Timeout(30):
+        run_steps(s, search_steps())
+    lines = [line for line in terminal.getvalue().replace("\x1b[K", "").split("\r") if line.strip()]
+    probe = [line for line in lines if "| probe 1 |" in line]
+    bisect = [line for line in lines if "| bisect 1 |" in line]
+    assert probe and bisect
+    # The probe (users mode) counts down its own ramp + hold (5 s), as step 1 of the search.
+    assert probe[0].endswith("step 1, 0:04 left") and probe[-1].endswith("step 1, 0:00 left")
+    assert "offered" not in probe[0] and "users" in probe[0]
+    # Arrival-rate mode shows the offered level beside the achieved rate, errors and p95.
+    assert "| offered 40 req/s |" in bisect[0] and bisect[0].strip().endswith("step 2, 0:02 left")
+    assert all(" req/s | err " in line and "| p95 " in line for line in probe[1:] + bisect)
+    assert " req/s | err 0.0% | p95 12 ms | 2 users |" in probe[-1]
