@@ -17,13 +17,16 @@ load stops the load gracefully (the running scenario ends as 'interrupted'),
 restores, and writes a partial report; outside load it aborts the current
 phase and restores. A second one skips the report but never the restore.
 
+Several formations in scenarios.yaml make one run (`formation_series`): one
+journaled scale-up moved from formation to formation, one run directory with a
+directory per formation under `formations/`, one report with the capacity plan.
+
 With no Heroku token (and no HEROKU_API_URL) the shipped scenarios.yaml runs
 against the local emulator, which the pipeline starts and stops itself.
 """
 
 from __future__ import annotations
 
-import enum
 import secrets
 import time
 from contextlib import AbstractContextManager, nullcontext
@@ -35,8 +38,10 @@ from harness.capacity.verdict import judge_run
 from harness.config import Config
 from harness.engine import run_scenario
 from harness.errors import EXIT_OK, EXIT_SLO_FAILED, HarnessError
+from harness.formation_series import FormationSeries
 from harness.load.warmup import warm_up
 from harness.measurements import ScenarioKind, ScenarioResult
+from harness.phases import Phase
 from harness.platform import safe_scale
 from harness.platform.guard import PreflightFacts
 from harness.platform.models import Formation
@@ -51,20 +56,6 @@ from harness.run_record import dyno_groups, run_meta, scale_up
 from harness.server_capture import server_capture
 
 __all__ = ["Phase", "PipelineResult", "RunEvents", "run_pipeline"]
-
-
-class Phase(enum.Enum):
-    """The pipeline's phases, in order; `RESTORE` runs whatever happened before it."""
-
-    PREFLIGHT = "preflight"  # config, token, app, guards, target reachable, no stale journal
-    SNAPSHOT = "snapshot"  # read the current formation and journal it before any change
-    SCALE = "scale"  # one batch update, then wait until every dyno is up
-    WARMUP = "warmup"  # the first requests through the router until the app answers
-    LOAD = "load"  # load, spike and soak scenarios: SLO verdicts at the expected load
-    STRESS = "stress"  # the breaking-point search and the recovery after it
-    RESTORE = "restore"  # the journaled formation back, verified
-    REPORT = "report"  # run directory finished, HTML/JSON/JUnit rendered
-    DONE = "done"
 
 
 # What the first Ctrl-C/SIGTERM does in each phase (see platform/signals.py).
@@ -283,12 +274,43 @@ class Pipeline:
             self.result.exit_code = max(self.result.exit_code, EXIT_SLO_FAILED)
 
     def run(self) -> None:
-        """Preflight, then each formation in turn; an interrupt ends the run after the current one."""
+        """Preflight, then each formation in turn; an interrupt ends the run after the current one.
+
+        Several formations make one run with a capacity plan (`formation_series`), unless A/B."""
         cleared = self.preflight()
+        if len(cleared.targets) > 1 and self.options.ab is None:
+            self.run_series(cleared)
+            return
         for target in cleared.targets:
             self.test_formation(cleared.facts, target)
             if self.signals.stop_requested:
                 break
+
+    def run_series(self, cleared: safe_scale.Cleared) -> None:
+        """Every formation in one run directory and one report with the capacity plan."""
+        series = FormationSeries(
+            config=self.config,
+            safety=self.safety,
+            platform=self.platform,
+            signals=self.signals,
+            meta=run_meta(self.config, self.platform, cleared.facts, workers=self._workers()),
+            repeats=repeats_of(self.config, self.options),
+            enter=self.enter,
+            info=self.events.info,
+            run_scenarios=self.run_scenarios,
+            skip_report=lambda: self.signals.skip_report,
+        )
+        try:
+            series.run(cleared.facts, cleared.targets)
+        finally:
+            outcome = series.outcome
+            self.result.run_dirs += [outcome.run_dir] if outcome.run_dir else []
+            if outcome.report is not None:
+                self.result.reports.append(outcome.report)
+                self.result.summaries.append(outcome.summary)
+                self.result.verdicts.append(outcome.verdict)
+                if not outcome.passed:
+                    self.result.exit_code = max(self.result.exit_code, EXIT_SLO_FAILED)
 
 
 def run_pipeline(config: Config, options: RunOptions, *, events: RunEvents | None = None) -> PipelineResult:

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from harness.capacity.planning import plan_for_run
 from harness.capacity.verdict import judge_run
 from harness.cli.app import app_option, format_option
 from harness.report import render_report
@@ -159,8 +160,11 @@ def _csv(runs: list[RunSummary]) -> str:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the machine summary as JSON on stdout.")
 def report(run_dir: str, output_dir: str | None, open_browser: str, as_json: bool) -> None:
-    """Render RUN_DIR's report.html, summary.json and junit.xml from the run directory alone."""
-    rendered = render_report(run_dir, output_dir, judge=judge_run)
+    """Render RUN_DIR's report.html, summary.json and junit.xml from the run directory alone.
+
+    A run over several formations gets its capacity plan again (each formation's own directory
+    under RUN_DIR/formations/ re-renders the same way)."""
+    rendered = render_report(run_dir, output_dir, judge=judge_run, planner=plan_for_run)
     if as_json:
         click.echo(json.dumps(rendered.summary, indent=2, ensure_ascii=False))
     else:

@@ -398,6 +398,26 @@ class FormationSession:
             raise
         return self
 
+    def rescale(self, target: Formation) -> ScaleResult:
+        """Move a scaled session to another formation (the next one of a multi-formation run).
+
+        The journal keeps the original and records the new intent before the PATCH, so a crash here
+        still restores the original; a failure raises and the `with` restores as usual."""
+        if self.journal is None or self.state is not SessionState.SCALED:
+            raise RuntimeError(f"rescale() needs a scaled session (state {self.state.value})")
+        self.journal = self.journal.model_copy(update={"intended": target})
+        self.store.write(self.journal)
+        self.result = scale_to(
+            self.client,
+            self.app,
+            target,
+            original=self.journal.original,
+            timeout_s=self._timeout_s,
+            poll=self._poll,
+            progress=self._progress,
+        )
+        return self.result
+
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:

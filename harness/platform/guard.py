@@ -200,6 +200,7 @@ class PreflightFacts(BaseModel):
     slug: Slug | None
     formation: Formation
     prices: dict[str, float]  # USD per dyno-hour, folded size name
+    priced_live: tuple[str, ...] = ()  # folded size names `GET /dyno-sizes` priced (the rest: built-in)
 
 
 def _probe(url: str, timeout_s: float, transport: httpx.BaseTransport | None) -> None:
@@ -263,4 +264,5 @@ def preflight(
         slug=slug,
         formation=formation,
         prices=price_table(sizes),
+        priced_live=tuple(s.name.casefold() for s in sizes if s.hourly_usd is not None),
     )

@@ -209,6 +209,7 @@ class FormationRun(_Model):
     cost_usd: float | None = None
     breaking_point: BreakingPoint | None = None
     breaking_scenario: str | None = None  # the stress scenario the breaking point comes from
+    repeat: int | None = None  # 1-based repeat of this formation (`repeat:`), each in its own directory
     verdict: RunVerdict | None = None
     failure: str | None = None
 

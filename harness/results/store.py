@@ -103,11 +103,15 @@ class RunStore:
     def __init__(self, reports_dir: str | Path = DEFAULT_REPORTS_DIR) -> None:
         self.reports_dir = Path(reports_dir)
 
-    def create(self, app: str, meta: RunMeta | None = None, *, now: datetime | None = None) -> RunWriter:
-        """Start a run: a new directory with run.json (status 'running'), empty CSVs and events."""
+    def create(
+        self, app: str, meta: RunMeta | None = None, *, now: datetime | None = None, name: str | None = None
+    ) -> RunWriter:
+        """Start a run: a new directory with run.json (status 'running'), empty CSVs and events.
+
+        `name`: the directory's name (a formation of a multi-formation run), else date-app-release."""
         meta = meta or RunMeta()
         started = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-        path = self._new_dir(_run_name(started, app, meta.release.version))
+        path = self._new_dir(name or _run_name(started, app, meta.release.version))
         record = RunRecord(
             **meta.model_dump(exclude={"versions"}),
             versions=fill_versions(meta.versions),

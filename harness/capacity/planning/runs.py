@@ -11,7 +11,7 @@ from typing import Protocol
 
 from harness.capacity.planning.costs import Prices, PriceSource
 from harness.capacity.planning.plan import CapacityPlan, plan_capacity
-from harness.capacity.planning.points import CapacityPoint, point_from_bracket
+from harness.capacity.planning.points import CapacityPoint, point_from_bracket, point_from_repeats
 from harness.measurements import BreakingPoint, LevelInfo, LevelMode, SearchStatus
 
 __all__ = ["FormationOutcome", "PlannedRun", "plan_for_run", "point_from_breaking_point"]
@@ -73,11 +73,20 @@ def _excluded(formation: FormationOutcome) -> str:
     return f"{formation.describe()}: the search measured no throughput."
 
 
+def _one_point(found: Sequence[CapacityPoint]) -> CapacityPoint:
+    """One formation's point: its only measurement, or the median and range of its repeats."""
+    if len(found) == 1:
+        return found[0]
+    first = found[0]
+    return point_from_repeats(first.size, first.dynos, [p.rps for p in found])
+
+
 def plan_for_run(run: PlannedRun) -> CapacityPlan | None:
     """The capacity plan of a multi-formation run; None for a run of one formation."""
     if not run.formations:
         return None
-    points, excluded, hourly = [], [], {}
+    measured: dict[tuple[str, int], list[CapacityPoint]] = {}
+    excluded, hourly = [], {}
     for formation in run.formations:
         if formation.dyno_cost_per_hour_usd is not None:
             hourly[formation.size] = formation.dyno_cost_per_hour_usd
@@ -85,7 +94,8 @@ def plan_for_run(run: PlannedRun) -> CapacityPlan | None:
         if point is None:
             excluded.append(_excluded(formation))
         else:
-            points.append(point)
+            measured.setdefault((formation.size, formation.dynos), []).append(point)
+    points = [_one_point(found) for found in measured.values()]
     prices = Prices(
         hourly_usd=hourly,
         source=PriceSource(run.prices_source or PriceSource.BUILTIN),
