@@ -163,10 +163,12 @@ def test_deploying_another_apps_slug_sets_up_the_formation(platform: Platform, d
     fork = platform.create_app("shop-copy")
     slug_id = deployed.releases[0].slug_id
     assert slug_id is not None
+    other = platform.create_app("shop-other")
+    with raises(404, "not_found"):
+        platform.find_slug(other, slug_id)  # the slug belongs to `shop`, not released to this one
     release = platform.deploy(fork, slug_id, "Forked from shop")
     assert release.version == 1 and set(fork.formation) == {"web", "worker"}
-    with raises(404, "not_found"):
-        platform.find_slug(fork, slug_id)  # the slug belongs to `shop`
+    assert platform.find_slug(fork, slug_id).app_id == deployed.id  # released here: readable here
 
 
 def test_addons_set_their_config_vars(platform: Platform) -> None:
