@@ -324,6 +324,8 @@ class Router:
         if self._target.maintenance:
             raise _RouterError("H80", at="info")
         await self._wait_for_web()
+        if self._target.settings.router_hold_ms > 0:
+            await asyncio.sleep(self._target.settings.router_hold_ms / 1000.0)
         tried: set[Backend] = set()
         payload = b""
         while True:

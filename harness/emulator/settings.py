@@ -27,4 +27,7 @@ class RuntimeSettings:
     router_boot_wait_s: float = (
         10.0  # H20: how long the router holds a request while web dynos boot (Heroku: 75 s)
     )
+    # Every request waits this long in the router before a dyno is picked: a queue of known length, so
+    # tests can check that the server-side view measures router queueing as what it was set to.
+    router_hold_ms: float = 0.0
     connect_timeout_s: float = 5.0  # H19: connecting to a dyno must succeed within this (Heroku: 5 s)
