@@ -311,6 +311,9 @@ class Config(_Model):
     expected_peak: Level
     required_headroom: float = Field(default=1.0, ge=1.0)  # breaking point ≥ expected peak × this
     repeat: int = Field(default=1, ge=1, le=50)  # independent repeats of the scenarios per formation
+    # Later repeats of a stress search re-measure only the bracket around repeat 1's answer
+    # (capacity/repeat_search.py); `full` searches from the start level every time.
+    repeat_search: Literal["bracket", "full"] = "bracket"
     scenarios: list[Scenario] = Field(min_length=1)
     reports_dir: Path = Path("reports")
     source: Path | None = Field(default=None, exclude=True)  # the file this came from

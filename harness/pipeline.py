@@ -51,7 +51,7 @@ from harness.platform.target import PlatformTarget, open_platform
 from harness.report import render_report
 from harness.results.model import RunMeta, RunStatus
 from harness.results.store import RunStore, RunWriter
-from harness.run_plan import RunOptions, ab_order, check_offline, repeats_of, selected_scenarios
+from harness.run_plan import BracketHints, RunOptions, ab_order, check_offline, repeats_of, selected_scenarios
 from harness.run_record import dyno_groups, run_meta, scale_up
 from harness.server_capture import server_capture
 
@@ -120,6 +120,7 @@ class Pipeline:
         self.safety, self.platform, self.app = safety, platform, safety.app
         self.result = PipelineResult()
         self.scenarios = selected_scenarios(config, options.scenario_names)
+        self.hints = BracketHints(config)  # a series' first breaking point per stress scenario
 
     def enter(self, phase: Phase, run: RunWriter | None = None, detail: str = "") -> None:
         """Record a phase boundary (terminal header + run event) and what a signal now does."""
@@ -253,7 +254,9 @@ class Pipeline:
                     quiet=self.options.quiet,
                     stop_requested=lambda: self.signals.stop_requested,
                     on_timeseries=run.append_timeseries,
+                    search_near=self.hints.near(run.record, run.path, scenario.name),
                 )
+                self.hints.note(run.record, run.path, result)
                 run.add_scenario(result, config=scenario)
                 self.events.scenario_done(result)
         return RunStatus.INCOMPLETE if self.signals.stop_requested else RunStatus.COMPLETE

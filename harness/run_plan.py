@@ -11,20 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.capacity.dry_run import PlannedFormation, TestPlan
 from harness.capacity.dry_run import plan_run as plan_scenarios
 from harness.config import Config, Scenario
 from harness.errors import ConfigError
 from harness.load.locustfile import check_locustfiles
-from harness.measurements import LevelMode, ScenarioKind
+from harness.measurements import LevelMode, ScenarioKind, ScenarioResult, SearchStatus
 from harness.platform import safe_scale
 from harness.platform.journal import JournalStore
 from harness.platform.models import Formation
 from harness.platform.parity_check import ParityMode, ParityPolicy
 from harness.platform.target import describe_platform, is_local, uses_emulator
+from harness.results.model import RunRecord
 
 __all__ = [
+    "BracketHints",
     "RunOptions",
     "ab_order",
     "check_offline",
@@ -137,6 +140,30 @@ def plan_run(config: Config, options: RunOptions, *, emulator: bool, prices: dic
 def repeats_of(config: Config, options: RunOptions) -> int:
     """How many independent repeats of the scenarios each formation gets (--repeat over `repeat:`)."""
     return options.repeat if options.repeat is not None else config.repeat
+
+
+class BracketHints:
+    """The level each series' first repeat found per stress scenario, so later repeats of that series
+    on that formation search only the bracket around it (`repeat_search: bracket`)."""
+
+    def __init__(self, config: Config) -> None:
+        self.enabled = config.repeat_search == "bracket"
+        self._found: dict[tuple[str, str, str], float] = {}
+
+    def _key(self, record: RunRecord, path: Path, scenario: str) -> tuple[str, str, str]:
+        if record.series_id is None or not self.enabled:
+            return ("", path.name, scenario)  # shared with nothing
+        return (record.series_id, str(record.formation_tested), scenario)
+
+    def near(self, record: RunRecord, path: Path, scenario: str) -> float | None:
+        """Where an earlier repeat of this series found the breaking point, if one did."""
+        return self._found.get(self._key(record, path, scenario))
+
+    def note(self, record: RunRecord, path: Path, result: ScenarioResult) -> None:
+        """Remember a found breaking point (the first of the series counts)."""
+        point = result.breaking_point
+        if point is not None and point.status == SearchStatus.FOUND and point.level is not None:
+            self._found.setdefault(self._key(record, path, result.name), point.level)
 
 
 def ab_order(repeats: int) -> list[int]:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TextIO, TypeVar
 
+from harness.capacity.repeat_search import bracket_params
 from harness.capacity.search import SearchParams, SearchStatus, breaking_point_search
 from harness.capacity.slo import judge, slo_limits, step_record
 from harness.config import (
@@ -116,8 +117,12 @@ def run_scenario(
     clock: Clock | None = None,
     stop_requested: Callable[[], bool] | None = None,
     on_timeseries: Callable[[list[TimeseriesPoint]], None] | None = None,
+    search_near: float | None = None,
 ) -> ScenarioResult:
     """Run one scenario against `host` (a base URL) and return everything it measured.
+
+    `search_near`: a stress scenario's level found by an earlier repeat; the search then re-measures
+    only the bracket around it (`capacity.repeat_search`).
 
     `stop_requested` is polled every tick; once it answers True the scenario ends early with
     status 'interrupted' and what it measured so far (the pipeline's first Ctrl-C).
@@ -135,7 +140,7 @@ def run_scenario(
     ) as session:
         watch = _Watch(session, scenario.name, on_timeseries)
         try:
-            result = _run_kind(config, scenario, session, watch)
+            result = _run_kind(config, scenario, session, watch, search_near)
         except ScenarioAborted as aborted:
             result = _finish(scenario, session, status=ScenarioStatus.ABORTED, abort_reason=aborted.reason)
         result = result.model_copy(
@@ -191,14 +196,16 @@ class _Watch:
             self.sink(points)
 
 
-def _run_kind(config: Config, scenario: Scenario, session: LoadSession, watch: _Watch) -> ScenarioResult:
+def _run_kind(
+    config: Config, scenario: Scenario, session: LoadSession, watch: _Watch, near: float | None
+) -> ScenarioResult:
     if isinstance(scenario, LoadScenario | SoakScenario):
         run_steps(session, watch(hold_plan(scenario)))
         return _judge_hold(scenario, session)
     if isinstance(scenario, SpikeScenario):
         return _run_spike(scenario, session, watch)
     if isinstance(scenario, StressScenario):
-        return _run_stress(config, scenario, session, watch)
+        return _run_stress(config, scenario, session, watch, near)
     raise TypeError(f"unknown scenario kind: {scenario!r}")
 
 
@@ -272,12 +279,17 @@ def _run_spike(scenario: SpikeScenario, session: LoadSession, watch: _Watch) -> 
 
 
 def _run_stress(
-    config: Config, scenario: StressScenario, session: LoadSession, watch: _Watch
+    config: Config, scenario: StressScenario, session: LoadSession, watch: _Watch, near: float | None
 ) -> ScenarioResult:
-    """The breaking-point search; an abort caps it (it lowers the load and goes on), an interrupt ends it."""
+    """The breaking-point search; an abort caps it (it lowers the load and goes on), an interrupt ends it.
+    Near an earlier repeat's answer it searches the bracket only, and in full if that broke at once."""
     params = SearchParams.from_scenario(scenario, expected=config.expected_peak)
-    search = breaking_point_search(params, interrupted=lambda: session.interrupted)
+    bracket = bracket_params(params, near) if near is not None else None
+    search = breaking_point_search(bracket or params, interrupted=lambda: session.interrupted)
     found = run_steps(session, watch(search), plan_handles_aborts=True)
+    if bracket is not None and found.breaking_point.status == SearchStatus.BROKEN_AT_START:
+        search = breaking_point_search(params, interrupted=lambda: session.interrupted)
+        found = run_steps(session, watch(search), plan_handles_aborts=True)
     aborted = found.breaking_point.status == SearchStatus.ABORTED
     return ScenarioResult(
         name=scenario.name,
