@@ -189,7 +189,15 @@ def _generator_flagged(run: RunDir) -> bool:
     if record.load_generator.cpu_warnings or any(s.cpu_warnings for s in record.scenarios):
         return True
     steps = run.steps
-    return bool(not steps.empty and steps["generator_saturated"].astype(bool).any())
+    if steps.empty:
+        return False
+    # A step the search judged although the generator lagged twice (it re-runs a lagging step once):
+    # its latency includes the generator's own delay.
+    notes = steps["note"].fillna("").astype(str) if "note" in steps else None
+    lagged = notes is not None and bool(
+        (notes.str.contains("generator lagging") & ~notes.str.startswith("ignored")).any()
+    )
+    return lagged or bool(steps["generator_saturated"].astype(bool).any())
 
 
 # ----- the comparison -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -100,3 +101,22 @@ def test_the_trend_flags_a_release_outside_the_earlier_range(store: RunStore, tm
     assert "flags" not in lines["v51"] and lines["v51"].rstrip().endswith("ms")
     page = html.read_text()
     assert page.count("<svg") == 2 and "v54" in page
+
+
+def test_a_base_measured_with_a_lagging_generator_is_flagged(store: RunStore) -> None:
+    base = resolve_side("v51", store, app="harness-demo")
+    new = resolve_side("v52", store, app="harness-demo")
+    assert not [w for w in compare_sides(base, new).warnings if w.what == "load generator"]
+    steps_csv = base.runs[0].path / "steps.csv"
+    with steps_csv.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    # The search re-ran the lagging step once ("ignored: ..."), then judged it lagging again.
+    probe = next(r for r in rows if r["kind"] == "probe")
+    probe["note"] = "generator lagging (scheduling lag p99 41 ms)"
+    with steps_csv.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    flagged = resolve_side("v51", store, app="harness-demo")
+    warnings = [w for w in compare_sides(flagged, new).warnings if w.what == "load generator"]
+    assert warnings and "saturated or lagging" in warnings[0].detail
