@@ -20,11 +20,11 @@ from pathlib import Path
 
 from harness.emulator.dynos import dyno_environment, kill_group, spawn
 from harness.emulator.logs import LogBuffer
+from harness.emulator.models import RELEASE_TYPE
 from harness.emulator.sizes import canonical_size
 
 __all__ = ["RELEASE_TYPE", "run_oneoff", "run_release_phase"]
 
-RELEASE_TYPE = "release"
 # Heroku ends a release command after an hour; locally, 10 minutes is plenty and keeps tests bounded.
 RELEASE_TIMEOUT_S = 600.0
 
