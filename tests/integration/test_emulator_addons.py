@@ -55,18 +55,6 @@ def api(emulator: EmulatorProcess) -> Iterator[httpx.Client]:
         yield http
 
 
-@pytest.fixture
-def own_app(api: httpx.Client) -> Iterator[dict[str, Any]]:
-    """A new app running the demo slug (web=1), deleted afterwards (which deprovisions its add-ons)."""
-    app = ok(api.post("/apps", json={}), 201)
-    try:
-        current = api.get(f"/apps/{DEMO}/releases", headers={"Range": "version ..; max=1, order=desc"})
-        ok(api.post(f"/apps/{app['id']}/releases", json={"slug": current.json()[0]["slug"]["id"]}), 201)
-        yield ok(api.get(f"/apps/{app['id']}"))
-    finally:
-        api.delete(f"/apps/{app['id']}")
-
-
 def service_pids(emulator: EmulatorProcess) -> set[int]:
     """PIDs of the emulator's postgres/redis-server processes (its process tree)."""
     tree = psutil.Process(emulator.pid).children(recursive=True)

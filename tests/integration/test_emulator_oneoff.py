@@ -30,17 +30,6 @@ def api(emulator: EmulatorProcess) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture
-def own_app(api: httpx.Client) -> Iterator[dict[str, Any]]:
-    app = ok(api.post("/apps", json={}), 201)
-    try:
-        current = api.get(f"/apps/{DEMO}/releases", headers={"Range": "version ..; max=1, order=desc"})
-        ok(api.post(f"/apps/{app['id']}/releases", json={"slug": current.json()[0]["slug"]["id"]}), 201)
-        yield ok(api.get(f"/apps/{app['id']}"))
-    finally:
-        api.delete(f"/apps/{app['id']}")
-
-
 def one_offs(api: httpx.Client, app: str) -> list[dict[str, Any]]:
     return [d for d in ok(api.get(f"/apps/{app}/dynos")) if d["type"] == "run"]
 
