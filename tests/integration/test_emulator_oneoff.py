@@ -116,3 +116,23 @@ def test_bad_one_off_requests_are_clear_errors(api: httpx.Client, own_app: dict[
         assert api.post(f"/apps/{blank['id']}/dynos", json={"command": "true"}).status_code == 404
     finally:
         api.delete(f"/apps/{blank['id']}")
+
+
+def test_harness_emulator_run_streams_and_exits_with_the_command_status(
+    emulator: EmulatorProcess, own_app: dict[str, Any]
+) -> None:
+    from click.testing import CliRunner
+
+    from harness.cli.app import cli
+
+    app = own_app["name"]
+    options = ["--api-url", emulator.api_url, "--token", emulator.token]
+    result = CliRunner().invoke(
+        cli, ["emulator", "run", app, *options, "--", "sh", "-c", "echo ran here; exit 4"]
+    )
+    assert result.exit_code == 4, result.output
+    assert result.output == "ran here\n"
+    detached = CliRunner().invoke(cli, ["emulator", "run", app, *options, "--detach", "--", "true"])
+    assert detached.exit_code == 0 and f"on {app}... up, run." in detached.output, detached.output
+    refused = CliRunner().invoke(cli, ["emulator", "run", "no-such-app", *options, "--", "true"])
+    assert refused.exit_code == 3 and "Couldn't find that app" in refused.output, refused.output
