@@ -271,3 +271,23 @@ def test_a_killed_parent_takes_the_services_with_the_emulator() -> None:
             parent.kill()
             parent.wait()
     assert not [d for d in dirs if d.exists()], "their data directories are removed"
+
+
+def test_a_refused_admin_statement_never_shows_the_password() -> None:
+    import asyncio
+
+    from harness.emulator.addons_postgres import PostgresServer
+    from harness.emulator.addons_services import AddonServiceError
+
+    async def attempt() -> str:
+        server = await PostgresServer.start()
+        try:
+            await server.sql("CREATE ROLE u1 LOGIN PASSWORD 'hunter2-secret' BOGUS;", hide="hunter2-secret")
+        except AddonServiceError as exc:
+            return str(exc)
+        finally:
+            await server.stop()
+        return ""
+
+    message = asyncio.run(attempt())
+    assert "LINE 1" in message and "[secure]" in message and "hunter2-secret" not in message
