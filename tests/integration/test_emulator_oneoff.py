@@ -136,3 +136,18 @@ def test_harness_emulator_run_streams_and_exits_with_the_command_status(
     assert detached.exit_code == 0 and f"on {app}... up, run." in detached.output, detached.output
     refused = CliRunner().invoke(cli, ["emulator", "run", "no-such-app", *options, "--", "true"])
     assert refused.exit_code == 3 and "Couldn't find that app" in refused.output, refused.output
+
+
+def test_stopping_the_emulator_ends_its_one_off_dynos() -> None:
+    emulator = EmulatorProcess.start(boot_timeout_s=20.0, shutdown_grace_s=2.0)
+    try:
+        with api_client(emulator) as api:
+            ok(api.post(f"/apps/{DEMO}/dynos", json={"command": "sleep 317 & sleep 318; wait"}), 201)
+        sleepers = wait_for(
+            "its two sleeps", lambda: (found := sleepers_of(emulator)) and len(found) == 2 and found
+        )
+    finally:
+        emulator.stop()
+    wait_for(
+        "its processes gone", lambda: not any(p.is_running() and p.status() != "zombie" for p in sleepers)
+    )
