@@ -55,10 +55,22 @@ def api(emulator: EmulatorProcess) -> Iterator[httpx.Client]:
         yield http
 
 
+def name_of(pid: int) -> str | None:
+    """A process's name; None once it has exited (a PostgreSQL backend may end any time)."""
+    try:
+        return psutil.Process(pid).name()
+    except psutil.NoSuchProcess:
+        return None
+
+
+def is_service(process: psutil.Process) -> bool:
+    """A postgres or redis-server process that still runs."""
+    return name_of(process.pid) in ("postgres", "redis-server")
+
+
 def service_pids(emulator: EmulatorProcess) -> set[int]:
     """PIDs of the emulator's postgres/redis-server processes (its process tree)."""
-    tree = psutil.Process(emulator.pid).children(recursive=True)
-    return {p.pid for p in tree if p.name() in ("postgres", "redis-server")}
+    return {p.pid for p in psutil.Process(emulator.pid).children(recursive=True) if is_service(p)}
 
 
 def gone(pids: set[int]) -> bool:
@@ -181,7 +193,7 @@ def test_deleting_an_app_deprovisions_its_addons(api: httpx.Client, emulator: Em
         assert url["config_vars"] == ["DATABASE_URL", "HEROKU_POSTGRESQL_AMBER_URL"]
         database_url = ok(api.get(f"/apps/{app['id']}/config-vars"))["DATABASE_URL"]
         started = service_pids(emulator) - before
-        redis_pids = {p for p in started if psutil.Process(p).name() == "redis-server"}
+        redis_pids = {p for p in started if name_of(p) == "redis-server"}
     finally:
         ok(api.delete(f"/apps/{app['id']}"))
     assert len(redis_pids) == 1
@@ -220,9 +232,11 @@ def _service_dirs(pids: set[int]) -> set[Path]:
     """The directories the services run in: their data lives there and nowhere else."""
     dirs = set()
     for pid in pids:
-        process = psutil.Process(pid)
-        if process.name() in ("postgres", "redis-server"):
-            dirs.add(Path(process.cwd()))
+        try:
+            if name_of(pid) in ("postgres", "redis-server"):
+                dirs.add(Path(psutil.Process(pid).cwd()))
+        except psutil.NoSuchProcess:
+            continue
     return dirs
 
 
@@ -231,7 +245,7 @@ def _provisioned(emulator: EmulatorProcess) -> set[int]:
         for plan in ("heroku-postgresql:essential-0", "heroku-redis:mini"):
             ok(api.post(f"/apps/{DEMO}/addons", json={"plan": plan}), 201)
     pids = service_pids(emulator)
-    assert {psutil.Process(p).name() for p in pids} == {"postgres", "redis-server"}
+    assert {name_of(p) for p in pids} >= {"postgres", "redis-server"}
     return pids
 
 
@@ -260,7 +274,7 @@ def test_a_killed_parent_takes_the_services_with_the_emulator() -> None:
         assert line, "the parent did not start its emulator"
         emulator_pid = json.loads(line)["pid"]
         tree = psutil.Process(emulator_pid).children(recursive=True)
-        pids = {p.pid for p in tree if p.name() in ("postgres", "redis-server")} | {emulator_pid}
+        pids = {p.pid for p in tree if is_service(p)} | {emulator_pid}
         assert len(pids) > 2
         dirs = _service_dirs(pids)
         os.kill(parent.pid, signal.SIGKILL)

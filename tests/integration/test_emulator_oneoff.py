@@ -81,8 +81,14 @@ def test_an_attached_one_off_streams_its_output_and_exit_status(
 
 def sleepers_of(emulator: EmulatorProcess) -> list[psutil.Process]:
     """The one-off's two `sleep` processes (children of the emulator, by their unusual durations)."""
-    tree = psutil.Process(emulator.pid).children(recursive=True)
-    return [p for p in tree if p.cmdline()[:2] in (["sleep", "317"], ["sleep", "318"])]
+    found = []
+    for process in psutil.Process(emulator.pid).children(recursive=True):
+        try:
+            if process.cmdline()[:2] in (["sleep", "317"], ["sleep", "318"]):
+                found.append(process)
+        except psutil.NoSuchProcess:  # a process that ended while we looked
+            continue
+    return found
 
 
 def test_stopping_a_one_off_ends_its_processes(
