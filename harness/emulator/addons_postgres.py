@@ -118,13 +118,17 @@ class PostgresServer(ServiceProcess):
         env["LC_ALL"] = "C"
         return env
 
-    async def sql(self, statements: str, *, database: str = "postgres") -> str:
-        """Run SQL as the admin (stop at the first error); its output, or `AddonServiceError`."""
+    async def sql(self, statements: str, *, database: str = "postgres", hide: str = "") -> str:
+        """Run SQL as the admin (stop at the first error); its output, or `AddonServiceError`.
+
+        psql quotes a failing statement; `hide` (a password in it) is masked in the error.
+        """
         argv = [self._psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port)]
         argv += ["-U", ADMIN_USER, "-d", database, "-At", "-f", "-"]
         status, output = await run_tool(argv, user=None, env=self._env(), stdin=statements.encode())
         if status != 0:
-            raise AddonServiceError(f"PostgreSQL refused an administration command: {output[-1000:]}")
+            shown = output.replace(hide, "[secure]") if hide else output
+            raise AddonServiceError(f"PostgreSQL refused an administration command: {shown[-1000:]}")
         return output
 
     async def _await_sql(self) -> None:
@@ -145,7 +149,8 @@ class PostgresServer(ServiceProcess):
             await self.sql(
                 f"CREATE ROLE {database.role} LOGIN PASSWORD '{database.password}';\n"
                 f"CREATE DATABASE {database.name} OWNER {database.role};\n"
-                f"REVOKE ALL ON DATABASE {database.name} FROM PUBLIC;\n"
+                f"REVOKE ALL ON DATABASE {database.name} FROM PUBLIC;\n",
+                hide=database.password,
             )
         return database
 

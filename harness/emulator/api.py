@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from harness.emulator import admin, api_addons, api_pipelines, logplex, render
+from harness.emulator import admin, api_addons, api_dynos, api_pipelines, logplex, render
 from harness.emulator.api_error import ApiError
 from harness.emulator.context import (
     ADMIN_PREFIX,
@@ -48,6 +48,7 @@ from harness.emulator.context import (
     json_body,
     paged,
 )
+from harness.emulator.control_oneoff import RENDEZVOUS_PREFIX
 from harness.emulator.ranges import Key
 from harness.emulator.sizes import DYNO_SIZES, find_dyno_size
 
@@ -77,7 +78,7 @@ async def conventions(request: web.Request, handler: Handler) -> web.StreamRespo
     """Request-Id, auth, Accept, freeze, rate limit, faults, error bodies, journal (see module doc)."""
     request_id = request.headers.get("Request-Id") or str(uuid.uuid4())
     path = request.path
-    if path.startswith(LOGPLEX_PREFIX):
+    if path.startswith((LOGPLEX_PREFIX, RENDEZVOUS_PREFIX)):  # capability URLs: no token
         response = await _guarded(request, handler)
     elif path.startswith(ADMIN_PREFIX):
         response = await _admin_request(request, handler)
@@ -461,13 +462,7 @@ def create_api(context: ApiContext) -> web.Application:
     """The aiohttp application serving the Platform API, log sessions and the admin knobs."""
     application = web.Application(middlewares=[conventions])
     application[CONTEXT] = context
-    routes = [
-        *ROUTES,
-        *api_addons.ROUTES,
-        *api_pipelines.ROUTES,
-        *logplex.ROUTES,
-        *admin.ROUTES,
-    ]
-    for method, path, handler in routes:
+    extra = [*api_pipelines.ROUTES, *api_addons.ROUTES, *api_dynos.ROUTES]
+    for method, path, handler in [*ROUTES, *extra, *logplex.ROUTES, *admin.ROUTES]:
         application.router.add_route(method, path, handler)
     return application

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from harness.emulator.cli_run import run_command
 from harness.emulator.server import DEFAULT_APP_NAME, ReadyInfo, ServerOptions, check_loopback, serve
 from harness.emulator.settings import RuntimeSettings
 from harness.errors import ConfigError, exit_codes_help
@@ -149,3 +150,6 @@ def serve_command(
         settings=_settings(named, extra_settings),
     )
     serve(options, lambda info: _print_ready(info, generated))
+
+
+emulator.add_command(run_command)

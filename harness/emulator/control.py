@@ -24,6 +24,7 @@ from harness.emulator.addons import AddonServices
 from harness.emulator.api_error import ApiError
 from harness.emulator.appjson import read_app_json
 from harness.emulator.control_addons import AddonControl
+from harness.emulator.control_oneoff import OneOff, OneOffControl
 from harness.emulator.logs import LogBuffer
 from harness.emulator.models import AddOnPlan, App, Formation, Release, Slug
 from harness.emulator.oneoff import RELEASE_TYPE, run_release_phase
@@ -54,7 +55,7 @@ def directory_digest(app_dir: Path) -> tuple[str, str, int]:
     return sha1.hexdigest(), "SHA256:" + sha256.hexdigest(), total
 
 
-class Controller(AddonControl):
+class Controller(AddonControl, OneOffControl):
     """Apps, their runtimes, add-on services and log buffers, on the emulator's one asyncio loop."""
 
     def __init__(self, platform: Platform, settings: RuntimeSettings, *, host: str = "127.0.0.1") -> None:
@@ -64,6 +65,7 @@ class Controller(AddonControl):
         self.runtimes: dict[str, AppRuntime] = {}
         self.logs: dict[str, LogBuffer] = {}
         self.services = AddonServices()
+        self.oneoffs: dict[str, dict[str, OneOff]] = {}
 
     # -- apps ---------------------------------------------------------------
 
@@ -126,6 +128,7 @@ class Controller(AddonControl):
 
     async def delete_app(self, app: App) -> App:
         """Stop the app's dynos and router, deprovision its add-ons, then forget it."""
+        await self.stop_one_offs(app)
         runtime = self.runtimes.pop(app.id, None)
         if runtime is not None:
             await runtime.close()
@@ -252,9 +255,9 @@ class Controller(AddonControl):
         return [change.formation for change in changes]
 
     def dynos(self, app: App) -> list[DynoInfo]:
-        """The app's dynos as the runtime sees them now."""
+        """The app's dynos as the runtime sees them now, then its running one-off dynos."""
         runtime = self.runtimes.get(app.id)
-        return runtime.dynos() if runtime is not None else []
+        return [*(runtime.dynos() if runtime is not None else []), *self.one_off_dynos(app)]
 
     def find_dyno(self, app: App, identity: str) -> DynoInfo:
         """A dyno by id or name; 404 "Couldn't find that dyno." otherwise."""
@@ -269,6 +272,9 @@ class Controller(AddonControl):
         """Restart one dyno, one process type or all, on the current release."""
         if process_type is not None and process_type not in app.formation:
             raise ApiError(404, "not_found", "Couldn't find that formation.")
+        if dyno_name is not None and dyno_name.startswith("run."):
+            await self.stop_one_offs(app, dyno_name)  # a one-off dyno is not restarted: it ends
+            return
         runtime = self.runtimes.get(app.id)
         current = app.current_release
         if runtime is None or current is None:
@@ -331,6 +337,8 @@ class Controller(AddonControl):
     async def close(self) -> None:
         """Stop every app's dynos (SIGTERM, SIGKILL after the grace) and routers, then add-on services."""
         try:
+            for app in list(self.platform.apps.values()):
+                await self.stop_one_offs(app)
             for app_id in list(self.runtimes):
                 runtime = self.runtimes.pop(app_id)
                 await runtime.close()

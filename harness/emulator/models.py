@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 __all__ = [
     "DEFAULT_REGION",
     "DEFAULT_STACK",
+    "RELEASE_TYPE",
     "Account",
     "AddOn",
     "AddOnPlan",
@@ -29,6 +30,8 @@ __all__ = [
 ]
 
 DEFAULT_STACK = "heroku-24"
+# The Procfile type Heroku runs as the release phase (before each release), never as a formation.
+RELEASE_TYPE = "release"
 DEFAULT_REGION = "us"
 
 

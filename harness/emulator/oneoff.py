@@ -15,16 +15,16 @@ import asyncio
 import contextlib
 import random
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from harness.emulator.dynos import dyno_environment, kill_group, spawn
 from harness.emulator.logs import LogBuffer
+from harness.emulator.models import RELEASE_TYPE
 from harness.emulator.sizes import canonical_size
 
 __all__ = ["RELEASE_TYPE", "run_oneoff", "run_release_phase"]
 
-RELEASE_TYPE = "release"
 # Heroku ends a release command after an hour; locally, 10 minutes is plenty and keeps tests bounded.
 RELEASE_TIMEOUT_S = 600.0
 
@@ -39,8 +39,13 @@ async def run_oneoff(
     logs: LogBuffer,
     timeout_s: float,
     size: str = "Standard-1X",
+    on_line: Callable[[str], None] | None = None,
+    on_started: Callable[[int], None] | None = None,
 ) -> int:
-    """Run `command` as dyno `name` to completion; its output goes to `logs`. Exit status (137: timed out)."""
+    """Run `command` as dyno `name` to completion. Exit status (137: killed or timed out).
+
+    Its output goes to `on_line` (attached) or else to `logs` as `app[<name>]`; `on_started` gets the pid.
+    """
     env = dyno_environment(
         config=config, dyno_name=name, size=canonical_size(size), release_version=release_version, port=None
     )
@@ -50,7 +55,14 @@ async def run_oneoff(
     except OSError as exc:
         logs.append("heroku", name, f"Process failed to start: {exc}")
         return 127
-    pump = asyncio.get_running_loop().create_task(_pump(process, name, logs))
+    if on_started is not None:
+        on_started(process.pid)
+
+    def to_log(line: str) -> None:
+        logs.append("app", name, line)
+
+    sink = on_line or to_log
+    pump = asyncio.get_running_loop().create_task(_pump(process, sink))
     try:
         status = await asyncio.wait_for(process.wait(), timeout_s)
     except TimeoutError:
@@ -67,11 +79,11 @@ async def run_oneoff(
     return code
 
 
-async def _pump(process: asyncio.subprocess.Process, name: str, logs: LogBuffer) -> None:
+async def _pump(process: asyncio.subprocess.Process, sink: Callable[[str], None]) -> None:
     if process.stdout is None:
         return
     while raw := await process.stdout.readline():
-        logs.append("app", name, raw.decode("utf-8", "replace").rstrip("\r\n"))
+        sink(raw.decode("utf-8", "replace").rstrip("\r\n"))
 
 
 async def run_release_phase(

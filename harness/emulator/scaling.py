@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from harness.emulator.api_error import ApiError, invalid, not_found
-from harness.emulator.models import App, Clock, Formation, FormationChange, Slug, new_id
+from harness.emulator.models import RELEASE_TYPE, App, Clock, Formation, FormationChange, Slug, new_id
 from harness.emulator.sizes import DEFAULT_SIZE, find_dyno_size
 
 __all__ = ["FormationRules", "parse_quantity", "sync_formation"]
@@ -40,6 +40,8 @@ def sync_formation(app: App, slug: Slug, now: datetime) -> None:
     """Formation follows the slug's process types: new types at 0 (web at 1 on first deploy)."""
     first_deploy = not app.formation
     for ptype, command in slug.process_types.items():
+        if ptype == RELEASE_TYPE:  # the release phase's command runs per release, never as a dyno
+            continue
         existing = app.formation.get(ptype)
         if existing is not None:
             existing.command = command
@@ -54,7 +56,7 @@ def sync_formation(app: App, slug: Slug, now: datetime) -> None:
             created_at=now,
             updated_at=now,
         )
-    for ptype in [t for t in app.formation if t not in slug.process_types]:
+    for ptype in [t for t in app.formation if t not in slug.process_types or t == RELEASE_TYPE]:
         del app.formation[ptype]
 
 

@@ -11,11 +11,13 @@ or better, work on an app of its own (`forked_app` in
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from harness.emulator import EmulatorProcess
 from tests.harness_process import HarnessProcess
+from tests.integration.api_helpers import api_client, ok
 from tests.integration.browser import chromium  # noqa: F401  (the fixture: headless Chromium per module)
 
 
@@ -58,3 +60,18 @@ def outside_emulator() -> Iterator[EmulatorProcess]:
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def own_app(emulator: EmulatorProcess) -> Iterator[dict[str, Any]]:
+    """A new app of the session emulator running the demo slug (web=1); deleted afterwards, add-ons too."""
+    with api_client(emulator, 120.0) as api:
+        app = ok(api.post("/apps", json={}), 201)
+        try:
+            newest = api.get(
+                "/apps/harness-demo/releases", headers={"Range": "version ..; max=1, order=desc"}
+            )
+            ok(api.post(f"/apps/{app['id']}/releases", json={"slug": newest.json()[0]["slug"]["id"]}), 201)
+            yield ok(api.get(f"/apps/{app['id']}"))
+        finally:
+            api.delete(f"/apps/{app['id']}")

@@ -138,3 +138,16 @@ def test_a_required_env_var_without_value_stops_the_emulator_start(tmp_path: Pat
     with pytest.raises(EmulatorError) as caught:
         EmulatorProcess.start({"needs-key": app}, boot_timeout_s=20.0).stop()
     assert "env.API_KEY" in str(caught.value) and "is required" in str(caught.value)
+
+
+def test_a_rollback_runs_the_release_phase_too(api: httpx.Client) -> None:
+    def migrations() -> int:
+        session = ok(api.post("/apps/notes/log-sessions", json={"lines": 1500}), 201)
+        return httpx.get(session["logplex_url"], timeout=30.0).text.count("migrated: table notes is ready")
+
+    before = migrations()
+    v1 = ok(api.get("/apps/notes/releases/1"))
+    rolled = ok(api.post("/apps/notes/releases", json={"release": v1["id"]}), 201)
+    assert rolled["status"] == "succeeded" and rolled["description"] == "Rollback to v1"
+    assert migrations() == before + 1
+    wait_for("the dynos on the rollback", lambda: dynos_on(api, "notes", 2, rolled["version"]))
