@@ -191,7 +191,11 @@ class _Fork:
             self.journal.addons = [c for c in self.journal.addons if c.source != addon.name]
             self.journal.addons.append(AddOnCopy(source=addon.name, service=service, plan=plan))
             self.save()
-            made = self.send("POST", f"/apps/{self.app}/addons", {"plan": plan})
+            body: dict[str, Any] = {"plan": plan}
+            attachment = _attachment_name(addon.config_vars)
+            if attachment:  # the same config var as on the source (DATABASE_URL, not a colour)
+                body["attachment"] = {"name": attachment}
+            made = self.send("POST", f"/apps/{self.app}/addons", body)
             copy = AddOnCopy(
                 source=addon.name, service=service, plan=plan, target=made["name"] if made else None
             )
@@ -256,6 +260,11 @@ class _Fork:
         if updates:
             self.send("PATCH", f"/apps/{self.app}/formation", {"updates": updates})
         self.finish_step("formation")
+
+
+def _attachment_name(config_vars: tuple[str, ...]) -> str | None:
+    """`DATABASE` for an add-on that set `DATABASE_URL`: the attachment that sets the same var."""
+    return next((n.removesuffix("_URL") for n in config_vars if n.endswith("_URL")), None)
 
 
 def _url_var(names: tuple[str, ...] | list[str], config: Mapping[str, str]) -> str | None:
