@@ -261,3 +261,15 @@ def test_an_app_whose_creation_answer_was_lost_is_adopted_not_refused(
     assert result.exit_code == 0 and "finished forking" in result.output, result.output
     assert "POST /apps {" not in result.output
     assert parity(emulator, tmp_path, fork_name)["passed"] is True
+
+
+def test_a_journal_of_a_fork_deleted_since_does_not_skip_any_step(
+    emulator: EmulatorProcess, api: httpx.Client, fork_name: str, tmp_path: Path
+) -> None:
+    stale = ForkJournal(app=fork_name, source=PROD, api_host="emulator", app_id=str(uuid.uuid4()))
+    stale.steps_done = ["mark", "addons", "config", "release", "formation", "done"]
+    ForkJournalStore(tmp_path / "state").write(stale)
+    result = fork(emulator, tmp_path, fork_name)
+    assert result.exit_code == 0, result.output
+    assert len(releases_with_slug(api, fork_name)) == 1
+    assert parity(emulator, tmp_path, fork_name)["passed"] is True
