@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 
 from harness.cli.app import cli
 from harness.emulator import EmulatorProcess
-from harness.emulator.schema import assert_request
+from harness.emulator.schema import assert_request, assert_response
 from harness.platform.fork_journal import ForkJournal, ForkJournalStore
 from tests.harness_process import HarnessProcess
 from tests.integration.run_helpers import api_client, harness_env
@@ -126,6 +126,10 @@ def test_a_fork_passes_parity_and_leaves_the_source_alone(
     }
     assert formation == {"web": (0, "Standard-1X"), "worker": (0, "Standard-2X")}
     assert api.get(f"/apps/{PROD}/releases").json() == before, "the source app is never changed"
+    slug_id = before[-1]["slug"]["id"]
+    slug = api.get(f"/apps/{fork_name}/slugs/{slug_id}")  # production's slug, released to the fork
+    assert slug.status_code == 200 and slug.json()["id"] == slug_id
+    assert_response("GET", f"/apps/{fork_name}/slugs/{slug_id}", slug.json())
     writes = [e for e in emulator.requests(since) if e["method"] != "GET"]
     assert writes and all(f"/apps/{PROD}" not in e["path"] for e in writes)
     for entry in emulator.requests(since):
