@@ -7,6 +7,7 @@ app harness did not make; and no config var value shows up in any output, journa
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import time
 import uuid
@@ -111,12 +112,29 @@ def releases_with_slug(api: httpx.Client, app: str) -> list[dict[str, Any]]:
     return [r for r in api.get(f"/apps/{app}/releases").json() if r["description"].startswith("Fork of")]
 
 
+def app_log(api: httpx.Client, app: str) -> str:
+    """The app's log as a log session serves it (API events, router and dyno lines)."""
+    session = api.post(f"/apps/{app}/log-sessions", json={"lines": 1500, "tail": False})
+    session.raise_for_status()
+    return api.get(session.json()["logplex_url"]).text
+
+
 def test_a_fork_passes_parity_and_leaves_the_source_alone(
-    emulator: EmulatorProcess, api: httpx.Client, fork_name: str, tmp_path: Path
+    emulator: EmulatorProcess,
+    api: httpx.Client,
+    fork_name: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     before = api.get(f"/apps/{PROD}/releases").json()
     since = max((e["seq"] for e in emulator.requests()), default=0)
+    caplog.set_level(logging.DEBUG)
     result = fork(emulator, tmp_path, fork_name)
+    assert "POST" in caplog.text
+    assert_no_values(caplog.text, "harness log")
+    for app in (fork_name, PROD):
+        assert "config vars" in app_log(api, app) or app == PROD
+        assert_no_values(app_log(api, app), f"log of {app}")
     assert result.exit_code == 0, result.output
     report = parity(emulator, tmp_path, fork_name)
     assert report["differences"] == [] and report["passed"] is True
@@ -130,7 +148,7 @@ def test_a_fork_passes_parity_and_leaves_the_source_alone(
     slug = api.get(f"/apps/{fork_name}/slugs/{slug_id}")  # production's slug, released to the fork
     assert slug.status_code == 200 and slug.json()["id"] == slug_id
     assert_response("GET", f"/apps/{fork_name}/slugs/{slug_id}", slug.json())
-    writes = [e for e in emulator.requests(since) if e["method"] != "GET"]
+    writes = [e for e in emulator.requests(since) if e["method"] != "GET" and "log-sessions" not in e["path"]]
     assert writes and all(f"/apps/{PROD}" not in e["path"] for e in writes)
     for entry in emulator.requests(since):
         assert_request(entry["method"], entry["path"], entry["body"])  # the fork's calls fit the schema
