@@ -232,7 +232,7 @@ def test_a_signal_midway_then_a_rerun_completes_without_duplicates(
 ) -> None:
     env = harness_env(tmp_path, HEROKU_API_URL=emulator.api_url, HEROKU_API_KEY=emulator.token)
     path = f"/apps/{fork_name}{frozen}" if frozen else "/apps"
-    emulator.freeze(4, method="POST", path=path)
+    emulator.freeze(120, method="POST", path=path)  # held until clear_faults()
     try:
         run = HarnessProcess(["fork", "--from", PROD, "--to", fork_name], cwd=tmp_path, env=env)
         harness_runs.append(run)
@@ -243,7 +243,7 @@ def test_a_signal_midway_then_a_rerun_completes_without_duplicates(
         emulator.clear_faults()
     assert "Run the same command to continue" in run.output
     assert (tmp_path / "state" / "fork-journals" / f"{fork_name}.json").exists()
-    time.sleep(4.5)  # the freeze is over: a frozen call the emulator still serves has landed
+    time.sleep(1.0)  # a held call the emulator still serves after the freeze has landed by now
     rerun = HarnessProcess(["fork", "--from", PROD, "--to", fork_name], cwd=tmp_path, env=env)
     harness_runs.append(rerun)
     assert rerun.wait(timeout_s=120) == 0, rerun.output
