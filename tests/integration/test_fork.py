@@ -295,3 +295,28 @@ def test_a_journal_of_a_fork_deleted_since_does_not_skip_any_step(
     assert result.exit_code == 0, result.output
     assert len(releases_with_slug(api, fork_name)) == 1
     assert parity(emulator, tmp_path, fork_name)["passed"] is True
+
+
+def test_buildpacks_are_copied_and_compared(
+    emulator: EmulatorProcess, api: httpx.Client, fork_name: str, tmp_path: Path
+) -> None:
+    packs = {"updates": [{"buildpack": "heroku/nodejs"}, {"buildpack": "heroku/python"}]}
+    listed = api.put(f"/apps/{PROD}/buildpack-installations", json=packs)
+    try:
+        assert listed.status_code == 200
+        assert_response("PUT", f"/apps/{PROD}/buildpack-installations", listed.json())
+        result = fork(emulator, tmp_path, fork_name)
+        assert result.exit_code == 0 and f"PUT /apps/{fork_name}/buildpack-installations" in result.output
+        copied = api.get(f"/apps/{fork_name}/buildpack-installations").json()
+        assert [b["buildpack"]["name"] for b in copied] == ["heroku/nodejs", "heroku/python"]
+        assert parity(emulator, tmp_path, fork_name)["passed"] is True
+        one = {"updates": [{"buildpack": "heroku/python"}]}
+        api.put(f"/apps/{fork_name}/buildpack-installations", json=one).raise_for_status()
+        [diff] = parity(emulator, tmp_path, fork_name)["differences"]
+        assert (diff["aspect"], diff["severity"], diff["staging"]) == (
+            "buildpacks",
+            "medium",
+            "heroku/python",
+        )
+    finally:
+        api.put(f"/apps/{PROD}/buildpack-installations", json={"updates": []}).raise_for_status()
