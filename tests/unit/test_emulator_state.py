@@ -165,8 +165,9 @@ def test_deploying_another_apps_slug_sets_up_the_formation(platform: Platform, d
     assert slug_id is not None
     release = platform.deploy(fork, slug_id, "Forked from shop")
     assert release.version == 1 and set(fork.formation) == {"web", "worker"}
+    assert platform.find_slug(fork, slug_id).id == slug_id  # released to the fork: its slug too
     with raises(404, "not_found"):
-        platform.find_slug(fork, slug_id)  # the slug belongs to `shop`
+        platform.find_slug(platform.create_app("unrelated"), slug_id)  # never released there
 
 
 def test_addons_set_their_config_vars(platform: Platform) -> None:
