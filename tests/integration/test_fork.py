@@ -24,7 +24,7 @@ from harness.emulator import EmulatorProcess
 from harness.emulator.schema import assert_request, assert_response
 from harness.platform.fork_journal import ForkJournal, ForkJournalStore
 from tests.harness_process import HarnessProcess
-from tests.integration.run_helpers import api_client, harness_env
+from tests.integration.run_helpers import api_client, harness_env, write_profile
 
 PROD = "shop"
 SECRET = f"s3cret-{uuid.uuid4().hex}"
@@ -320,3 +320,16 @@ def test_buildpacks_are_copied_and_compared(
         )
     finally:
         api.put(f"/apps/{PROD}/buildpack-installations", json={"updates": []}).raise_for_status()
+
+
+def test_a_protected_app_is_never_a_fork_target(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    scenarios = write_profile(tmp_path)
+    scenarios.write_text(
+        scenarios.read_text().replace(
+            "  app: harness-demo\n", "  app: shop-staging\n  production_app: shop\n"
+        )
+    )
+    for target in ("shop-production", "shop"):  # protected_apps, production_app
+        args = ["fork", "--from", PROD, "--to", target, "--scenarios", str(scenarios)]
+        refused = invoke(emulator, tmp_path, args)
+        assert refused.exit_code == 2 and "is a protected app" in refused.output, refused.output
