@@ -27,6 +27,7 @@ from tests.harness_process import HarnessProcess
 from tests.integration.run_helpers import api_client, harness_env, write_profile
 
 PROD = "shop"
+NEXT = "shop-next"  # production's code one commit later
 SECRET = f"s3cret-{uuid.uuid4().hex}"
 LIVE_KEY = f"sk_live_{uuid.uuid4().hex}"
 ONLY_PROD = f"prod-only-{uuid.uuid4().hex}"
@@ -45,13 +46,20 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProce
     (app_dir / "Procfile").write_text(
         'web: python -m harness.emulator.demo_app\nworker: python -c "import time; time.sleep(3600)"\n'
     )
+    next_dir = tmp_path_factory.mktemp("shop-next")  # the same app, one commit later
+    (next_dir / "Procfile").write_text((app_dir / "Procfile").read_text())
+    (next_dir / "CHANGELOG").write_text("one more commit\n")
     process = EmulatorProcess.start(
-        apps={PROD: app_dir}, boot_timeout_s=60.0, shutdown_grace_s=1.0, router_boot_wait_s=2.0
+        apps={PROD: app_dir, NEXT: next_dir},
+        boot_timeout_s=60.0,
+        shutdown_grace_s=1.0,
+        router_boot_wait_s=2.0,
     )
     try:
         with api_client(process) as api:
-            api.patch(f"/apps/{PROD}/config-vars", json=PROD_CONFIG).raise_for_status()
-            api.patch(f"/apps/{PROD}/formation/worker", json={"size": "Standard-2X"}).raise_for_status()
+            for app in (PROD, NEXT):
+                api.patch(f"/apps/{app}/config-vars", json=PROD_CONFIG).raise_for_status()
+                api.patch(f"/apps/{app}/formation/worker", json={"size": "Standard-2X"}).raise_for_status()
         yield process
     finally:
         process.stop()
@@ -333,3 +341,13 @@ def test_a_protected_app_is_never_a_fork_target(emulator: EmulatorProcess, tmp_p
         args = ["fork", "--from", PROD, "--to", target, "--scenarios", str(scenarios)]
         refused = invoke(emulator, tmp_path, args)
         assert refused.exit_code == 2 and "is a protected app" in refused.output, refused.output
+
+
+def test_a_fork_of_other_code_differs_by_its_commit(
+    emulator: EmulatorProcess, api: httpx.Client, fork_name: str, tmp_path: Path
+) -> None:
+    result = invoke(emulator, tmp_path, ["fork", "--from", NEXT, "--to", fork_name])
+    assert result.exit_code == 0, result.output
+    [commit] = parity(emulator, tmp_path, fork_name)["differences"]
+    assert (commit["aspect"], commit["severity"]) == ("commit", "high")
+    assert commit["production"] != commit["staging"] and "staging runs other code" in commit["effect"]
