@@ -28,7 +28,14 @@ from harness.platform.parity_check import ParityMode, ParityPolicy
 from harness.platform.profile import read_profile
 from harness.platform.side_effects import SideEffect, scan
 from tests.harness_process import HarnessProcess
-from tests.integration.run_helpers import api_client, harness_env, web_formation, write_profile
+from tests.integration.run_helpers import (
+    api_client,
+    events,
+    harness_env,
+    run_dirs,
+    web_formation,
+    write_profile,
+)
 
 PROD = "shop"
 # Distinctive values, so a leak anywhere is found by grep.
@@ -179,6 +186,10 @@ def test_run_with_parity_warn_says_it_all_before_any_load(
     flagged = output.index("side effect: config var STRIPE_SECRET_KEY")
     assert output.index("high add-on heroku-postgresql") < output.index("== scale") > flagged
     assert web_formation(emulator, staging) == (1, "Standard-1X"), "restored"
+    [run_dir] = run_dirs(tmp_path)
+    [recorded] = [e for e in events(run_dir) if e["event"] == "parity"]
+    assert recorded["passed"] is False and recorded["production"] == PROD
+    assert [d["subject"] for d in recorded["differences"]] == ["heroku-postgresql"]  # type: ignore[index]
     assert SECRET not in output and LIVE_KEY not in output
     for path in (tmp_path / "reports").rglob("*"):
         if path.is_file():
