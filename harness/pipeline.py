@@ -45,6 +45,7 @@ from harness.phases import Phase
 from harness.platform import safe_scale
 from harness.platform.guard import PreflightFacts
 from harness.platform.models import Formation
+from harness.platform.parity import ParityReport
 from harness.platform.release_switch import ReleaseSwitch
 from harness.platform.signals import REPEAT_NOTE_WITH_REPORT, Interrupted, Reaction, SignalPolicy
 from harness.platform.target import PlatformTarget, open_platform
@@ -119,6 +120,7 @@ class Pipeline:
         self.config, self.options, self.events, self.signals = config, options, events, signals
         self.safety, self.platform, self.app = safety, platform, safety.app
         self.result = PipelineResult()
+        self.parity: ParityReport | None = None  # what the preflight found against production
         self.scenarios = selected_scenarios(config, options.scenario_names)
         self.hints = BracketHints(config)  # a series' first breaking point per stress scenario
 
@@ -135,7 +137,7 @@ class Pipeline:
         process_type = self.config.target.process_type
         changes = [safe_scale.spec_changes(spec, process_type) for spec in self.config.target.formations]
         cleared = self.safety.clear(self.platform, changes)
-        facts = cleared.facts
+        facts, self.parity = cleared.facts, cleared.parity
         self.events.info(
             f"release v{facts.release.version}: {facts.release.description or '(no description)'}; "
             f"formation now {facts.formation.describe()}"
@@ -157,6 +159,8 @@ class Pipeline:
         runs = {run: RunStatus.COMPLETE}
         failure, started = None, time.monotonic()
         try:
+            if self.parity is not None:  # names and severities only: never a config var value
+                run.event("parity", passed=self.parity.passed, **self.parity.model_dump(mode="json"))
             self.enter(Phase.SNAPSHOT, run, facts.formation.describe())
             scaling = self.safety.session(
                 self.platform, target, timeout_s=self.config.target.scale_timeout_s, signals=self.signals

@@ -19,6 +19,7 @@ from harness.errors import ConfigError, GuardError
 from harness.platform.fork import ForkOptions, destroy_fork, fork_app
 from harness.platform.fork_journal import ForkJournalStore
 from harness.platform.parity import compare
+from harness.platform.parity_check import report_lines
 from harness.platform.profile import read_profile
 from harness.platform.signals import Interrupted, SignalPolicy
 from harness.platform.target import env_platform
@@ -52,7 +53,13 @@ state_dir_option = click.option(
 @click.option("--from", "source", required=True, help="The app to copy (only ever read).")
 @click.option("--to", "target", required=True, help="The new staging app's name.")
 @click.option("--exclude", multiple=True, metavar="NAME", help="A config var not to copy (repeatable).")
-@click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE", help="A config var to set instead.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A config var to set instead (visible to `ps`: prefer target.fork.config_overrides).",
+)
 @click.option(
     "--plan",
     "plans",
@@ -138,7 +145,7 @@ def fork_command(
     for note in result.skipped:
         click.echo(f"  not copied: {note}")
     if report is not None:
-        click.echo(f"  {report.summary()}")
+        click.echo("\n".join(f"  {line}" for line in report_lines(report)))
 
 
 @click.command("destroy-fork")

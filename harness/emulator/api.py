@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from harness.emulator import admin, api_addons, api_dynos, api_pipelines, logplex, render
+from harness.emulator import admin, api_addons, api_buildpacks, api_dynos, api_pipelines, logplex, render
 from harness.emulator.api_error import ApiError
 from harness.emulator.context import (
     ADMIN_PREFIX,
@@ -121,9 +121,9 @@ async def _platform_request(request: web.Request, handler: Handler) -> web.Strea
         )
         response.headers["RateLimit-Remaining"] = str(ctx.bucket.remaining())
         return response
-    wait_s = ctx.freeze_wait_s(request.method, request.path, time.monotonic())
-    if wait_s > 0:
-        await asyncio.sleep(wait_s)
+    # Re-checked in short naps, so `DELETE /__emulator/faults` ends a freeze for held requests too.
+    while (wait_s := ctx.freeze_wait_s(request.method, request.path, time.monotonic())) > 0:
+        await asyncio.sleep(min(wait_s, 0.1))
     return await _charged(request, handler, ctx)
 
 
@@ -462,7 +462,7 @@ def create_api(context: ApiContext) -> web.Application:
     """The aiohttp application serving the Platform API, log sessions and the admin knobs."""
     application = web.Application(middlewares=[conventions])
     application[CONTEXT] = context
-    extra = [*api_pipelines.ROUTES, *api_addons.ROUTES, *api_dynos.ROUTES]
+    extra = [*api_pipelines.ROUTES, *api_addons.ROUTES, *api_dynos.ROUTES, *api_buildpacks.ROUTES]
     for method, path, handler in [*ROUTES, *extra, *logplex.ROUTES, *admin.ROUTES]:
         application.router.add_route(method, path, handler)
     return application

@@ -129,6 +129,7 @@ class App:
     releases: list[Release] = field(default_factory=list)
     formation: dict[str, Formation] = field(default_factory=dict)
     addons: list[AddOn] = field(default_factory=list)
+    buildpacks: list[str] = field(default_factory=list)  # names or URLs, in order
 
     @property
     def current_release(self) -> Release | None:

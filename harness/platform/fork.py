@@ -88,6 +88,8 @@ class _Fork:
         self.app = options.target
         self.result = ForkResult(app=options.target, source=options.source)
         journaled = store.read_fork(self.app)
+        if journaled is not None and journaled.source != options.source:
+            journaled = None  # a journal of a fork from another app says nothing about this one
         self.intent_on_disk = journaled is not None  # an earlier run meant to create the app
         self.journal = journaled or ForkJournal(app=self.app, source=options.source, api_host=client.api_host)
         self.result.resumed = journaled is not None
@@ -132,7 +134,8 @@ class _Fork:
         if names.get(FORK_MARKER) == self.options.source:
             return True
         # Created, but the answer (and so its id) was lost before the journal got it.
-        if not self.intent_on_disk or self.journal.app_id is not None or self.journal.steps_done or names:
+        journal = self.journal
+        if not self.intent_on_disk or journal.app_id or journal.steps_done or names:
             return False
         return app.created_at is not None and app.created_at >= self.journal.intended_at - CLOCK_SKEW
 
@@ -143,13 +146,16 @@ class _Fork:
         if existing is not None:
             if not self.ours(existing):
                 raise GuardError(
-                    f"{self.app} already exists and harness did not fork it (no {FORK_MARKER} marker, "
-                    "no fork journal): choose another name for the fork.",
+                    f"{self.app} already exists and harness did not fork it from {self.options.source} "
+                    f"(no {FORK_MARKER}={self.options.source} marker, no fork journal of it): choose "
+                    "another name for the fork.",
                     field="--to",
                 )
             self.journal.app_id = existing.id
             self.save()
             return
+        # A new app: whatever an older journal of this name recorded (a fork deleted since) is void.
+        self.journal = ForkJournal(app=self.app, source=self.options.source, api_host=self.client.api_host)
         self.save()  # the intent, with its time, before the POST
         body = {
             "name": self.app,
@@ -191,7 +197,11 @@ class _Fork:
             self.journal.addons = [c for c in self.journal.addons if c.source != addon.name]
             self.journal.addons.append(AddOnCopy(source=addon.name, service=service, plan=plan))
             self.save()
-            made = self.send("POST", f"/apps/{self.app}/addons", {"plan": plan})
+            body: dict[str, Any] = {"plan": plan}
+            attachment = _attachment_name(addon.config_vars)
+            if attachment:  # the same config var as on the source (DATABASE_URL, not a colour)
+                body["attachment"] = {"name": attachment}
+            made = self.send("POST", f"/apps/{self.app}/addons", body)
             copy = AddOnCopy(
                 source=addon.name, service=service, plan=plan, target=made["name"] if made else None
             )
@@ -258,6 +268,11 @@ class _Fork:
         self.finish_step("formation")
 
 
+def _attachment_name(config_vars: tuple[str, ...]) -> str | None:
+    """`DATABASE` for an add-on that set `DATABASE_URL`: the attachment that sets the same var."""
+    return next((n.removesuffix("_URL") for n in config_vars if n.endswith("_URL")), None)
+
+
 def _url_var(names: tuple[str, ...] | list[str], config: Mapping[str, str]) -> str | None:
     """The add-on's database URL config var (DATABASE_URL, HEROKU_POSTGRESQL_…_URL)."""
     return next((n for n in names if n.endswith("_URL") and n in config), None)
@@ -278,12 +293,6 @@ def fork_app(
     source_config = config_vars(client, options.source)
     formation = Formation.from_entries(client.formation(options.source))
     fork = _Fork(client, options, store, say)
-    if fork.journal.source != options.source:
-        raise GuardError(
-            f"the fork journal of {options.target} is of a fork from {fork.journal.source}, not "
-            f"{options.source} ({store.path_for(options.target)}).",
-            field="--from",
-        )
     fork.create(source)
     fork.mark()
     fork.addons(source_addons)

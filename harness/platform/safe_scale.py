@@ -29,6 +29,7 @@ from harness.platform.guard import (
 )
 from harness.platform.journal import Journal, JournalStore
 from harness.platform.models import Formation, ProcessChange, ProcessFormation, canonical_size, merge
+from harness.platform.parity import ParityReport
 from harness.platform.parity_check import ParityPolicy
 from harness.platform.recovery import emulator_alive, explain_journal, forget_emulator, is_emulator_journal
 from harness.platform.signals import SignalPolicy
@@ -72,6 +73,7 @@ class Cleared:
     facts: PreflightFacts
     targets: tuple[Formation, ...]
     costs_per_hour_usd: tuple[float, ...]
+    parity: ParityReport | None = None  # staging vs production, when a production app is named
 
 
 def _emulator_gone(journal: Journal) -> bool:
@@ -132,11 +134,10 @@ class SafeScale:
         """The read-only platform checks: preflight, then each target within the ceilings and the
         offered load within the guideline. Nothing has changed when this raises."""
         facts = preflight(platform.client, self.app, local=platform.local, process_type=self.process_type)
-        if self.parity is not None:
-            self.parity.check(platform.client, self.app, self.progress)
+        report = self.parity.check(platform.client, self.app, self.progress) if self.parity else None
         formations = tuple(merge(facts.formation, change) for change in changes)
         costs = tuple(self.check_formation(f, local=platform.local, prices=facts.prices) for f in formations)
-        return Cleared(facts=facts, targets=formations, costs_per_hour_usd=costs)
+        return Cleared(facts=facts, targets=formations, costs_per_hour_usd=costs, parity=report)
 
     def check_formation(self, formation: Formation, *, local: bool, prices: Mapping[str, float]) -> float:
         """The ceilings (unless confirmed) and the offered-load guideline; returns the USD/hour."""

@@ -7,6 +7,7 @@ app harness did not make; and no config var value shows up in any output, journa
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import time
 import uuid
@@ -20,12 +21,13 @@ from click.testing import CliRunner, Result
 
 from harness.cli.app import cli
 from harness.emulator import EmulatorProcess
-from harness.emulator.schema import assert_request
+from harness.emulator.schema import assert_request, assert_response
 from harness.platform.fork_journal import ForkJournal, ForkJournalStore
 from tests.harness_process import HarnessProcess
-from tests.integration.run_helpers import api_client, harness_env
+from tests.integration.run_helpers import api_client, harness_env, write_profile
 
 PROD = "shop"
+NEXT = "shop-next"  # production's code one commit later
 SECRET = f"s3cret-{uuid.uuid4().hex}"
 LIVE_KEY = f"sk_live_{uuid.uuid4().hex}"
 ONLY_PROD = f"prod-only-{uuid.uuid4().hex}"
@@ -44,13 +46,20 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProce
     (app_dir / "Procfile").write_text(
         'web: python -m harness.emulator.demo_app\nworker: python -c "import time; time.sleep(3600)"\n'
     )
+    next_dir = tmp_path_factory.mktemp("shop-next")  # the same app, one commit later
+    (next_dir / "Procfile").write_text((app_dir / "Procfile").read_text())
+    (next_dir / "CHANGELOG").write_text("one more commit\n")
     process = EmulatorProcess.start(
-        apps={PROD: app_dir}, boot_timeout_s=60.0, shutdown_grace_s=1.0, router_boot_wait_s=2.0
+        apps={PROD: app_dir, NEXT: next_dir},
+        boot_timeout_s=60.0,
+        shutdown_grace_s=1.0,
+        router_boot_wait_s=2.0,
     )
     try:
         with api_client(process) as api:
-            api.patch(f"/apps/{PROD}/config-vars", json=PROD_CONFIG).raise_for_status()
-            api.patch(f"/apps/{PROD}/formation/worker", json={"size": "Standard-2X"}).raise_for_status()
+            for app in (PROD, NEXT):
+                api.patch(f"/apps/{app}/config-vars", json=PROD_CONFIG).raise_for_status()
+                api.patch(f"/apps/{app}/formation/worker", json={"size": "Standard-2X"}).raise_for_status()
         yield process
     finally:
         process.stop()
@@ -111,12 +120,29 @@ def releases_with_slug(api: httpx.Client, app: str) -> list[dict[str, Any]]:
     return [r for r in api.get(f"/apps/{app}/releases").json() if r["description"].startswith("Fork of")]
 
 
+def app_log(api: httpx.Client, app: str) -> str:
+    """The app's log as a log session serves it (API events, router and dyno lines)."""
+    session = api.post(f"/apps/{app}/log-sessions", json={"lines": 1500, "tail": False})
+    session.raise_for_status()
+    return api.get(session.json()["logplex_url"]).text
+
+
 def test_a_fork_passes_parity_and_leaves_the_source_alone(
-    emulator: EmulatorProcess, api: httpx.Client, fork_name: str, tmp_path: Path
+    emulator: EmulatorProcess,
+    api: httpx.Client,
+    fork_name: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     before = api.get(f"/apps/{PROD}/releases").json()
     since = max((e["seq"] for e in emulator.requests()), default=0)
+    caplog.set_level(logging.DEBUG)
     result = fork(emulator, tmp_path, fork_name)
+    assert "POST" in caplog.text
+    assert_no_values(caplog.text, "harness log")
+    for app in (fork_name, PROD):
+        assert "config vars" in app_log(api, app) or app == PROD
+        assert_no_values(app_log(api, app), f"log of {app}")
     assert result.exit_code == 0, result.output
     report = parity(emulator, tmp_path, fork_name)
     assert report["differences"] == [] and report["passed"] is True
@@ -126,7 +152,11 @@ def test_a_fork_passes_parity_and_leaves_the_source_alone(
     }
     assert formation == {"web": (0, "Standard-1X"), "worker": (0, "Standard-2X")}
     assert api.get(f"/apps/{PROD}/releases").json() == before, "the source app is never changed"
-    writes = [e for e in emulator.requests(since) if e["method"] != "GET"]
+    slug_id = before[-1]["slug"]["id"]
+    slug = api.get(f"/apps/{fork_name}/slugs/{slug_id}")  # production's slug, released to the fork
+    assert slug.status_code == 200 and slug.json()["id"] == slug_id
+    assert_response("GET", f"/apps/{fork_name}/slugs/{slug_id}", slug.json())
+    writes = [e for e in emulator.requests(since) if e["method"] != "GET" and "log-sessions" not in e["path"]]
     assert writes and all(f"/apps/{PROD}" not in e["path"] for e in writes)
     for entry in emulator.requests(since):
         assert_request(entry["method"], entry["path"], entry["body"])  # the fork's calls fit the schema
@@ -210,7 +240,7 @@ def test_a_signal_midway_then_a_rerun_completes_without_duplicates(
 ) -> None:
     env = harness_env(tmp_path, HEROKU_API_URL=emulator.api_url, HEROKU_API_KEY=emulator.token)
     path = f"/apps/{fork_name}{frozen}" if frozen else "/apps"
-    emulator.freeze(4, method="POST", path=path)
+    emulator.freeze(120, method="POST", path=path)  # held until clear_faults()
     try:
         run = HarnessProcess(["fork", "--from", PROD, "--to", fork_name], cwd=tmp_path, env=env)
         harness_runs.append(run)
@@ -221,7 +251,7 @@ def test_a_signal_midway_then_a_rerun_completes_without_duplicates(
         emulator.clear_faults()
     assert "Run the same command to continue" in run.output
     assert (tmp_path / "state" / "fork-journals" / f"{fork_name}.json").exists()
-    time.sleep(4.5)  # the freeze is over: a frozen call the emulator still serves has landed
+    time.sleep(1.0)  # a held call the emulator still serves after the freeze has landed by now
     rerun = HarnessProcess(["fork", "--from", PROD, "--to", fork_name], cwd=tmp_path, env=env)
     harness_runs.append(rerun)
     assert rerun.wait(timeout_s=120) == 0, rerun.output
@@ -261,3 +291,63 @@ def test_an_app_whose_creation_answer_was_lost_is_adopted_not_refused(
     assert result.exit_code == 0 and "finished forking" in result.output, result.output
     assert "POST /apps {" not in result.output
     assert parity(emulator, tmp_path, fork_name)["passed"] is True
+
+
+def test_a_journal_of_a_fork_deleted_since_does_not_skip_any_step(
+    emulator: EmulatorProcess, api: httpx.Client, fork_name: str, tmp_path: Path
+) -> None:
+    stale = ForkJournal(app=fork_name, source=PROD, api_host="emulator", app_id=str(uuid.uuid4()))
+    stale.steps_done = ["mark", "addons", "config", "release", "formation", "done"]
+    ForkJournalStore(tmp_path / "state").write(stale)
+    result = fork(emulator, tmp_path, fork_name)
+    assert result.exit_code == 0, result.output
+    assert len(releases_with_slug(api, fork_name)) == 1
+    assert parity(emulator, tmp_path, fork_name)["passed"] is True
+
+
+def test_buildpacks_are_copied_and_compared(
+    emulator: EmulatorProcess, api: httpx.Client, fork_name: str, tmp_path: Path
+) -> None:
+    packs = {"updates": [{"buildpack": "heroku/nodejs"}, {"buildpack": "heroku/python"}]}
+    listed = api.put(f"/apps/{PROD}/buildpack-installations", json=packs)
+    try:
+        assert listed.status_code == 200
+        assert_response("PUT", f"/apps/{PROD}/buildpack-installations", listed.json())
+        result = fork(emulator, tmp_path, fork_name)
+        assert result.exit_code == 0 and f"PUT /apps/{fork_name}/buildpack-installations" in result.output
+        copied = api.get(f"/apps/{fork_name}/buildpack-installations").json()
+        assert [b["buildpack"]["name"] for b in copied] == ["heroku/nodejs", "heroku/python"]
+        assert parity(emulator, tmp_path, fork_name)["passed"] is True
+        one = {"updates": [{"buildpack": "heroku/python"}]}
+        api.put(f"/apps/{fork_name}/buildpack-installations", json=one).raise_for_status()
+        [diff] = parity(emulator, tmp_path, fork_name)["differences"]
+        assert (diff["aspect"], diff["severity"], diff["staging"]) == (
+            "buildpacks",
+            "medium",
+            "heroku/python",
+        )
+    finally:
+        api.put(f"/apps/{PROD}/buildpack-installations", json={"updates": []}).raise_for_status()
+
+
+def test_a_protected_app_is_never_a_fork_target(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    scenarios = write_profile(tmp_path)
+    scenarios.write_text(
+        scenarios.read_text().replace(
+            "  app: harness-demo\n", "  app: shop-staging\n  production_app: shop\n"
+        )
+    )
+    for target in ("shop-production", "shop"):  # protected_apps, production_app
+        args = ["fork", "--from", PROD, "--to", target, "--scenarios", str(scenarios)]
+        refused = invoke(emulator, tmp_path, args)
+        assert refused.exit_code == 2 and "is a protected app" in refused.output, refused.output
+
+
+def test_a_fork_of_other_code_differs_by_its_commit(
+    emulator: EmulatorProcess, api: httpx.Client, fork_name: str, tmp_path: Path
+) -> None:
+    result = invoke(emulator, tmp_path, ["fork", "--from", NEXT, "--to", fork_name])
+    assert result.exit_code == 0, result.output
+    [commit] = parity(emulator, tmp_path, fork_name)["differences"]
+    assert (commit["aspect"], commit["severity"]) == ("commit", "high")
+    assert commit["production"] != commit["staging"] and "staging runs other code" in commit["effect"]

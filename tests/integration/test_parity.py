@@ -20,12 +20,22 @@ from click.testing import CliRunner, Result
 from harness.cli.app import cli
 from harness.emulator import EmulatorProcess
 from harness.emulator.server import DEMO_APP_DIR
+from harness.errors import ParityError
 from harness.platform.auth import ApiToken
 from harness.platform.heroku import HerokuClient
 from harness.platform.parity import compare
+from harness.platform.parity_check import ParityMode, ParityPolicy
 from harness.platform.profile import read_profile
+from harness.platform.side_effects import SideEffect, scan
 from tests.harness_process import HarnessProcess
-from tests.integration.run_helpers import api_client, harness_env, web_formation, write_profile
+from tests.integration.run_helpers import (
+    api_client,
+    events,
+    harness_env,
+    run_dirs,
+    web_formation,
+    write_profile,
+)
 
 PROD = "shop"
 # Distinctive values, so a leak anywhere is found by grep.
@@ -176,8 +186,37 @@ def test_run_with_parity_warn_says_it_all_before_any_load(
     flagged = output.index("side effect: config var STRIPE_SECRET_KEY")
     assert output.index("high add-on heroku-postgresql") < output.index("== scale") > flagged
     assert web_formation(emulator, staging) == (1, "Standard-1X"), "restored"
+    [run_dir] = run_dirs(tmp_path)
+    [recorded] = [e for e in events(run_dir) if e["event"] == "parity"]
+    assert recorded["passed"] is False and recorded["production"] == PROD
+    assert [d["subject"] for d in recorded["differences"]] == ["heroku-postgresql"]  # type: ignore[index]
     assert SECRET not in output and LIVE_KEY not in output
     for path in (tmp_path / "reports").rglob("*"):
         if path.is_file():
             text = path.read_text(errors="replace")
             assert SECRET not in text and LIVE_KEY not in text, path
+
+
+def test_without_a_production_app_side_effects_are_still_called_out(
+    emulator: EmulatorProcess, staging: str
+) -> None:
+    said: list[str] = []
+    with HerokuClient(ApiToken(emulator.token), emulator.api_url) as client:
+        assert ParityPolicy(mode=ParityMode.WARN).check(client, staging, said.append) is None
+        assert said == [f"side effect: {e.describe()}" for e in _effects(client, staging)] and said
+        with pytest.raises(ParityError, match="STRIPE_SECRET_KEY"):
+            ParityPolicy(mode=ParityMode.REFUSE).check(client, staging, said.append)
+        ok = ParityPolicy(mode=ParityMode.REFUSE, side_effects_ok=("STRIPE_SECRET_KEY",))
+        assert ok.check(client, staging, said.append) is None, "acknowledged: no refusal"
+        off = ParityPolicy(production_app=PROD, mode=ParityMode.OFF)
+        assert off.check(client, staging, said.append) is None, "off: no comparison"
+    assert not any(SECRET in line or LIVE_KEY in line for line in said)
+
+
+def _effects(client: HerokuClient, app: str) -> list[SideEffect]:
+    profile = read_profile(client, app)
+    return scan(
+        profile.config_var_names,
+        [(a.name, a.service) for a in profile.addons],
+        live_key_names=profile.live_key_names,
+    )
