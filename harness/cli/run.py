@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from harness.cli.app import app_option, scenarios_option
+from harness.cli.app import app_option, format_choice, json_alias, scenarios_option
 from harness.cli.console import Console, plan_lines
 from harness.config import Config, load_config
 from harness.errors import EXIT_OK, HarnessError
@@ -38,7 +38,8 @@ __all__ = ["run_command"]
     help="Measure the scenarios N times per formation, each in its own run directory (for `compare`).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Only the verdict and the report path.")
-@click.option("--json", "as_json", is_flag=True, help="Print the machine summary as JSON on stdout.")
+@format_choice("table", "json")
+@json_alias
 def run_command(
     scenario_names: tuple[str, ...],
     scenarios_path: str,
@@ -49,6 +50,7 @@ def run_command(
     expect_workers: int | None,
     repeat: int | None,
     quiet: bool,
+    output_format: str,
     as_json: bool,
 ) -> None:
     """Run the capacity test: preflight, scale up, load, stress, restore, report.
@@ -56,6 +58,7 @@ def run_command(
     With no Heroku token configured, the shipped scenarios.yaml runs against the
     local emulator with the bundled demo app.
     """
+    as_json = as_json or output_format == "json"  # JSON: the machine summary alone on stdout
     config = load_config(scenarios_path)
     options = RunOptions(
         scenario_names=scenario_names,
