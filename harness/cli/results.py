@@ -15,7 +15,7 @@ from harness.cli.app import app_option, format_choice, format_option, json_alias
 from harness.report import render_report
 from harness.results import DEFAULT_REPORTS_DIR, RunStore, RunSummary
 
-__all__ = ["history", "report"]
+__all__ = ["echo_unfinished", "history", "report"]
 
 _COLUMNS = [
     "started_at",
@@ -147,6 +147,13 @@ def _csv(runs: list[RunSummary]) -> str:
     return buffer.getvalue()
 
 
+def echo_unfinished(summary: dict[str, Any]) -> None:
+    """Under a verdict, each scenario that did not give its answer: what it did and did not do."""
+    for outcome in summary.get("scenario_outcomes") or []:
+        if outcome.get("missing"):
+            click.echo(f"  {outcome['sentence']}")
+
+
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option(
@@ -171,6 +178,7 @@ def report(
         click.echo(json.dumps(rendered.summary, indent=2, ensure_ascii=False))
     else:
         click.echo(rendered.summary["verdict"])
+        echo_unfinished(rendered.summary)
         click.echo(f"report:  {rendered.html}")
         click.echo(f"summary: {rendered.summary_json}")
         click.echo(f"junit:   {rendered.junit_xml}")

@@ -9,6 +9,7 @@ import click
 
 from harness.cli.app import app_option, format_choice, json_alias, scenarios_option
 from harness.cli.console import Console, plan_lines
+from harness.cli.results import echo_unfinished
 from harness.config import Config, load_config
 from harness.errors import EXIT_OK, HarnessError
 from harness.pipeline import run_pipeline
@@ -77,8 +78,9 @@ def run_command(
         summary = result.summaries[0] if len(result.summaries) == 1 else result.summaries
         click.echo(json.dumps(summary, indent=2, default=str))
     else:
-        for verdict, report in zip(result.verdicts, result.reports, strict=False):
+        for verdict, report, summary in zip(result.verdicts, result.reports, result.summaries, strict=False):
             click.echo(verdict)
+            echo_unfinished(summary)
             click.echo(f"report: {report}")
         if result.interrupted:
             click.echo("interrupted: the formation was restored; the run directory is marked incomplete.")

@@ -23,6 +23,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from harness import __version__
 from harness.measurements import TOTAL, LevelMode
 from harness.report import charts
+from harness.report.outcomes import run_outcomes
 from harness.report.server_section import server_section
 from harness.report.summary import checks, criterion_label, verdict_sentence
 from harness.results.model import RunRecord, RunStatus, ScenarioEntry, format_number
@@ -86,6 +87,15 @@ def _context(run: RunDir) -> dict[str, Any]:
 
 
 def _banner(record: RunRecord) -> str | None:
+    """Why the figures are partial, then what each unfinished scenario did and did not do."""
+    banner = _status_banner(record)
+    unfinished = [o.sentence() for o in run_outcomes(record) if not o.complete]
+    if banner is None or not unfinished:
+        return banner
+    return f"{banner} " + "; ".join(unfinished) + "."
+
+
+def _status_banner(record: RunRecord) -> str | None:
     if record.status == RunStatus.INCOMPLETE:
         return f"Incomplete run: {record.failure or 'it was interrupted'}. The figures below are partial."
     if record.status == RunStatus.FAILED:
