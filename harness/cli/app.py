@@ -10,10 +10,11 @@ into its message and exit code.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -27,6 +28,7 @@ __all__ = [
     "format_choice",
     "format_option",
     "json_alias",
+    "json_output",
     "scenarios_option",
 ]
 
@@ -115,6 +117,16 @@ def format_choice(*choices: str) -> Callable[[F], F]:
         )(f)
 
     return decorate
+
+
+def json_output(f: F) -> F:
+    """`--format table|json` (and the hidden `--json`) for a command whose function takes `as_json`."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, output_format: str, as_json: bool, **kwargs: Any) -> Any:
+        return f(*args, as_json=as_json or output_format == "json", **kwargs)
+
+    return format_choice("table", "json")(json_alias(cast(F, wrapper)))
 
 
 def json_alias(f: F) -> F:

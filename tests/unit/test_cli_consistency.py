@@ -33,6 +33,9 @@ FORMATS = {
     "history": "[table|json|csv]",
     "report": "[table|json]",
     "compare": "[table|json]",
+    "status": "[table|json]",
+    "scale": "[table|json]",
+    "restore": "[table|json]",
 }
 
 
