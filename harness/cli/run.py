@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from harness.cli.app import app_option, format_choice, json_alias, scenarios_option
+from harness.cli.app import app_option, format_choice, json_alias, promote_options, scenarios_option
 from harness.cli.console import Console, plan_lines
 from harness.cli.results import echo_unfinished
 from harness.config import Config, load_config
@@ -15,6 +15,7 @@ from harness.errors import EXIT_OK, HarnessError
 from harness.pipeline import run_pipeline
 from harness.platform.guard import price_table
 from harness.platform.target import uses_emulator
+from harness.promotion_gate import check_promotable, gate_run
 from harness.run_plan import RunOptions, check_offline, plan_run
 
 __all__ = ["run_command"]
@@ -38,6 +39,7 @@ __all__ = ["run_command"]
     default=None,
     help="Measure the scenarios N times per formation, each in its own run directory (for `compare`).",
 )
+@promote_options
 @click.option("--quiet", "-q", is_flag=True, help="Only the verdict and the report path.")
 @format_choice("table", "json")
 @json_alias
@@ -50,6 +52,8 @@ def run_command(
     workers: int | None,
     expect_workers: int | None,
     repeat: int | None,
+    promote: bool,
+    promote_to: tuple[str, ...],
     quiet: bool,
     output_format: str,
     as_json: bool,
@@ -61,6 +65,8 @@ def run_command(
     """
     as_json = as_json or output_format == "json"  # JSON: the machine summary alone on stdout
     config = load_config(scenarios_path)
+    if promote or promote_to:
+        check_promotable(config)
     options = RunOptions(
         scenario_names=scenario_names,
         app=app,
@@ -84,7 +90,15 @@ def run_command(
             click.echo(f"report: {report}")
         if result.interrupted:
             click.echo("interrupted: the formation was restored; the run directory is marked incomplete.")
-    sys.exit(result.exit_code)
+    exit_code = result.exit_code
+    if (promote or promote_to) and not result.interrupted:
+        decision = gate_run(
+            config, app or config.target.app, result.run_dirs, to=promote_to, progress=click.echo
+        )
+        for line in decision.lines():
+            click.echo(line, err=as_json)
+        exit_code = max(exit_code, decision.exit_code)
+    sys.exit(exit_code)
 
 
 def _dry_run(config: Config, options: RunOptions, *, as_json: bool) -> int:
