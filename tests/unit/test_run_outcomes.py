@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from harness.cli.app import cli
 from harness.cli.console import scenario_line
+from harness.cli.scenario_output import render_result
 from harness.measurements import (
     BreakingPoint,
     LevelMode,
@@ -63,6 +64,7 @@ def test_an_interrupted_search_says_where_it_stopped_and_that_it_has_no_breaking
         "find-breaking-point: interrupted during probe 2 — no breaking point (last good level 45 req/s)"
     )
     assert scenario_line(search) == result_outcome(search).sentence() == expected  # the terminal
+    assert f"  {expected}" in render_result(search, "table").splitlines()  # `harness stress` / `load`
     lines = [o.sentence() for o in run_outcomes(record)]
     assert lines == ["expected-load: passed", expected, "soak: not run — the run stopped before it"]
     sentence = verdict_sentence(record)
