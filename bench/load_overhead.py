@@ -17,7 +17,10 @@ is the bottleneck. Both generators run as subprocesses with one Locust process,
 
 Each row prints the median over the rounds of its ratio to plain Locust *of the same round*
 (loopback is noisy, and so is a shared machine: compare within a round), beside the medians
-of the rates themselves and the load average (`os.getloadavg`) at the end.
+of the rates themselves and the load average (`os.getloadavg`) at the end. It also gives the
+requests per CPU-second of the generator process over the same window (its CPU time sampled
+4 times a second with psutil): on a machine shared with other work a generator gets a varying
+share of a core, which moves req/s a lot and the cost per request little.
 
     .venv/bin/python bench/load_overhead.py [--users 20] [--seconds 13] [--rounds 2]
 """
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
+import contextlib
 import csv
 import json
 import os
@@ -35,7 +40,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 # Both generators are measured after this start-up (ramp and warm-up).
 SKIPPED_S = 3
@@ -127,27 +135,71 @@ def wait_listening(port: int, timeout_s: float = 10.0) -> None:
     raise RuntimeError(f"the target did not listen on {port}")
 
 
-def run_plain(locustfile: Path, host: str, users: int, seconds: int, workdir: Path) -> float:
+@dataclass(frozen=True)
+class Measured:
+    """One generator's run: achieved req/s over the window, and requests per CPU-second of the
+    generator process in that same window (what contention on a shared machine does not change)."""
+
+    rps: float
+    per_cpu_s: float
+
+
+def run_sampled(command: list[str], timeout_s: float, out: Path) -> list[tuple[float, float]]:
+    """Run `command` (stdout to `out`), sampling its CPU seconds (user + system) 4 times a second."""
+    samples: list[tuple[float, float]] = []
+    with open(out, "w") as stdout:
+        process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.DEVNULL)
+        watched = psutil.Process(process.pid)
+        deadline = time.monotonic() + timeout_s
+        while process.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(psutil.Error):
+                cpu = watched.cpu_times()
+                samples.append((time.time(), cpu.user + cpu.system))
+            time.sleep(0.25)
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+    return samples
+
+
+def cpu_between(samples: list[tuple[float, float]], start: float, end: float) -> float:
+    """CPU seconds the process used in [start, end] (linear between samples)."""
+    times = [t for t, _ in samples]
+
+    def at(ts: float) -> float:
+        i = min(max(bisect.bisect_left(times, ts), 1), len(times) - 1)
+        (t0, c0), (t1, c1) = samples[i - 1], samples[i]
+        return c0 + (c1 - c0) * (ts - t0) / (t1 - t0) if t1 > t0 else c1
+
+    return max(at(end) - at(start), 1e-9) if len(samples) >= 2 else float("nan")
+
+
+def run_plain(locustfile: Path, host: str, users: int, seconds: int, workdir: Path) -> Measured:
     """Plain Locust's rate over the same part of the run harness judges: after the first 3 s."""
     prefix = workdir / "plain"
     command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(users)]
     command += ["-r", str(users), "-t", f"{seconds}s", "--host", host, "--csv", str(prefix)]
     command += ["--skip-log-setup"]
-    subprocess.run(command, capture_output=True, timeout=seconds + 60, check=False)
+    samples = run_sampled(command, seconds + 60, workdir / "plain.out")
     with open(f"{prefix}_stats_history.csv", newline="") as history:
         rows = [r for r in csv.DictReader(history) if r["Name"] == "Aggregated"]
     start = int(rows[0]["Timestamp"]) + SKIPPED_S
     measured = [r for r in rows if int(r["Timestamp"]) >= start]
     first, last = measured[0], measured[-1]
     elapsed = int(last["Timestamp"]) - int(first["Timestamp"])
-    return (int(last["Total Request Count"]) - int(first["Total Request Count"])) / elapsed
+    requests = int(last["Total Request Count"]) - int(first["Total Request Count"])
+    cpu = cpu_between(samples, float(first["Timestamp"]), float(last["Timestamp"]))
+    return Measured(rps=requests / elapsed, per_cpu_s=requests / cpu)
 
 
-def run_harness(scenarios: Path, host: str, seconds: int, scenario: str = "bench") -> float:
+def run_harness(scenarios: Path, host: str, seconds: int, workdir: Path, scenario: str = "bench") -> Measured:
     command = [sys.executable, "-m", "harness", "load", scenario, "--scenarios", str(scenarios)]
     command += ["--host", host, "--quiet", "--format", "json"]
-    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False).stdout
-    return float(json.loads(out)["judged"]["total"]["rps"])
+    out = workdir / "harness.out"
+    samples = run_sampled(command, seconds + 60, out)
+    judged = json.loads(out.read_text())["judged"]
+    cpu = cpu_between(samples, float(judged["start_ts"]), float(judged["end_ts"]))
+    return Measured(rps=float(judged["total"]["rps"]), per_cpu_s=int(judged["total"]["requests"]) / cpu)
 
 
 def main() -> None:
@@ -170,34 +222,40 @@ def main() -> None:
             locustfile.write_text(LOCUSTFILE)
             scenarios = Path(tmp) / "scenarios.yaml"
             hold = args.seconds - SKIPPED_S
-            rows: dict[str, list[float]] = {"plain": [], "harness": [], "harness arrival rate": []}
+            rows: dict[str, list[Measured]] = {"plain": [], "harness": [], "harness arrival rate": []}
             for round_ in range(1, args.rounds + 1):
                 plain = run_plain(locustfile, host, args.users, args.seconds, Path(tmp))
-                rate = round(2 * plain)
+                rate = round(2 * plain.rps)
                 text = SCENARIOS.format(locustfile=locustfile, users=args.users, hold=hold, rate=rate)
                 scenarios.write_text(text)
-                closed = run_harness(scenarios, host, args.seconds)
-                paced = run_harness(scenarios, host, args.seconds, "bench-rate")
+                closed = run_harness(scenarios, host, args.seconds, Path(tmp))
+                paced = run_harness(scenarios, host, args.seconds, Path(tmp), "bench-rate")
                 for name, value in zip(rows, (plain, closed, paced), strict=True):
                     rows[name].append(value)
                 print(
-                    f"round {round_}: plain locust {plain:,.0f} req/s, harness {closed:,.0f} req/s "
-                    f"({closed / plain:.1%}), harness arrival rate (offered {rate:,} req/s) "
-                    f"{paced:,.0f} req/s ({paced / plain:.1%})",
+                    f"round {round_}: plain {plain.rps:,.0f} req/s ({plain.per_cpu_s:,.0f} per CPU-s); "
+                    f"harness {closed.rps:,.0f} req/s ({closed.rps / plain.rps:.1%}; "
+                    f"{closed.per_cpu_s:,.0f} per CPU-s, {closed.per_cpu_s / plain.per_cpu_s:.1%}); "
+                    f"harness arrival rate, offered {rate:,} req/s: {paced.rps:,.0f} req/s "
+                    f"({paced.rps / plain.rps:.1%}; {paced.per_cpu_s / plain.per_cpu_s:.1%} per CPU-s)",
                     flush=True,
                 )
     finally:
         target.terminate()
         target.wait(timeout=10)
-    plain_rates = rows.pop("plain")
+    plain_runs = rows.pop("plain")
     print(f"{args.rounds} rounds, {args.users} users, {args.seconds} s each")
-    print(f"plain locust: median {statistics.median(plain_rates):,.0f} req/s")
-    for name, rates in rows.items():
-        ratios = [h / p for h, p in zip(rates, plain_rates, strict=True)]
-        below = sum(r < 1 for r in ratios)
+    print(
+        f"plain locust: median {statistics.median(p.rps for p in plain_runs):,.0f} req/s, "
+        f"{statistics.median(p.per_cpu_s for p in plain_runs):,.0f} requests per CPU-second"
+    )
+    for name, runs in rows.items():
+        ratios = [h.rps / p.rps for h, p in zip(runs, plain_runs, strict=True)]
+        per_cpu = [h.per_cpu_s / p.per_cpu_s for h, p in zip(runs, plain_runs, strict=True)]
         print(
-            f"{name}: median {statistics.median(rates):,.0f} req/s, median harness/plain per round "
-            f"{statistics.median(ratios):.1%} (below plain in {below} of {len(ratios)} rounds)"
+            f"{name}: median {statistics.median(r.rps for r in runs):,.0f} req/s; harness/plain per round: "
+            f"median {statistics.median(ratios):.1%} in req/s (below plain in {sum(r < 1 for r in ratios)} "
+            f"of {len(ratios)}), median {statistics.median(per_cpu):.1%} in requests per CPU-second"
         )
     print("load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
 

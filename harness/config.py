@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, sentence
 from harness.measurements import LatencyBasis, LevelMode
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "Target",
     "load_config",
     "parse_config",
+    "validation_message",
 ]
 
 
@@ -372,8 +373,7 @@ def parse_config(text: str, *, source: str | Path = "scenarios.yaml") -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"not valid YAML: {problem}.", file=source, line=line) from None
+        raise ConfigError(_yaml_problem(exc, text, line), file=source, line=line) from None
     if not isinstance(data, dict):
         raise ConfigError(
             "the file must be a YAML mapping with 'target', 'locustfiles' and 'scenarios'.", file=source
@@ -383,6 +383,25 @@ def parse_config(text: str, *, source: str | Path = "scenarios.yaml") -> Config:
     except ValidationError as exc:
         raise _config_error(exc, node, source) from None
     return _resolve_paths(config, source)
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str, line: int | None) -> str:
+    """PyYAML's complaint in plain words; a tab gets its own, since YAML never indents with one."""
+    problem = str(getattr(exc, "problem", None) or exc)
+    lines = text.splitlines()
+    on_line = lines[line - 1] if line is not None and 0 < line <= len(lines) else ""
+    if "\\t" in problem or "\t" in problem or "\t" in on_line:
+        return (
+            "this line has a tab character; YAML indents with spaces only. Replace the tab with "
+            "spaces (two per level, as in the shipped scenarios.yaml)."
+        )
+    return f"not valid YAML: {sentence(problem)}"
+
+
+def validation_message(exc: ValidationError) -> str:
+    """The first validation error as one sentence (for values that come from somewhere else than a
+    file, such as command-line overrides)."""
+    return _explain(exc.errors(include_url=False)[0])
 
 
 def _resolve_paths(config: Config, source: Path) -> Config:
@@ -465,4 +484,4 @@ def _explain(error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     value = error.get("input")
     shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
-    return f"{message}{shown}."
+    return sentence(f"{message.rstrip('.')}{shown}")

@@ -32,6 +32,7 @@ come from `platform.signals`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 __all__ = [
@@ -60,6 +61,8 @@ __all__ = [
     "ResultsError",
     "StaleJournalError",
     "exit_codes_help",
+    "sentence",
+    "tidy",
 ]
 
 EXIT_OK = 0
@@ -88,12 +91,28 @@ def exit_codes_help() -> str:
     return "\b\nExit codes:\n" + "\n".join(rows)
 
 
+def sentence(text: str) -> str:
+    """`text` ending in exactly one full stop (a quoted API message may bring its own)."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?", "…")) else f"{text}."
+
+
+# A full stop doubled where two sentences meet ("provided.." / "app.."), never an ellipsis.
+_DOUBLED_STOP = re.compile(r"(?<!\.)\.\.(?!\.)")
+
+
+def tidy(message: str) -> str:
+    """One paragraph of error text without doubled full stops."""
+    return _DOUBLED_STOP.sub(".", message)
+
+
 class HarnessError(Exception):
     """Root of every error harness reports to a user; `exit_code` is what the CLI exits with."""
 
     exit_code: int = EXIT_PLATFORM
 
     def __init__(self, message: str) -> None:
+        message = tidy(message)
         super().__init__(message)
         self.message = message
 

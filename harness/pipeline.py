@@ -31,6 +31,7 @@ import secrets
 import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -153,7 +154,7 @@ class Pipeline:
     def test_formation(self, facts: PreflightFacts, target: Formation) -> None:
         """Scale to one formation, run the scenarios (each repeat in its own run directory), restore,
         then write the reports."""
-        meta = run_meta(self.config, self.platform, facts, workers=self._workers())
+        meta = run_meta(self.config, self.platform, facts, workers=self._workers(), scenarios=self.scenarios)
         legs = self._legs(meta)
         run = self._open(legs[0][0])
         runs = {run: RunStatus.COMPLETE}
@@ -259,6 +260,7 @@ class Pipeline:
                     stop_requested=lambda: self.signals.stop_requested,
                     on_timeseries=run.append_timeseries,
                     search_near=self.hints.near(run.record, run.path, scenario.name),
+                    on_step=partial(run.step_started, scenario.name, scenario.kind),
                 )
                 self.hints.note(run.record, run.path, result)
                 run.add_scenario(result, config=scenario)

@@ -8,8 +8,10 @@ The one place that copies the platform's facts (`platform.guard.PreflightFacts`,
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
-from harness.config import Config
+from harness.config import Config, Scenario
+from harness.measurements import ScenarioKind
 from harness.platform.formation import ScaleResult
 from harness.platform.guard import PreflightFacts
 from harness.platform.models import Formation
@@ -18,6 +20,7 @@ from harness.results.model import (
     DynoGroup,
     LevelInfo,
     LoadGeneratorInfo,
+    PlannedScenario,
     PlatformInfo,
     ReleaseInfo,
     RunMeta,
@@ -49,10 +52,19 @@ def scale_up(result: ScaleResult) -> ScaleUp:
     )
 
 
-def run_meta(config: Config, platform: PlatformTarget, facts: PreflightFacts, *, workers: int) -> RunMeta:
-    """What run.json records about the app and the release before the test starts."""
+def run_meta(
+    config: Config,
+    platform: PlatformTarget,
+    facts: PreflightFacts,
+    *,
+    workers: int,
+    scenarios: Sequence[Scenario] = (),
+) -> RunMeta:
+    """What run.json records about the app and the release before the test starts (with the
+    scenarios it is to run, so an interrupted run can say which it never reached)."""
     release, slug, peak = facts.release, facts.slug, config.expected_peak
     return RunMeta(
+        planned_scenarios=[PlannedScenario(name=s.name, kind=ScenarioKind(s.kind)) for s in scenarios],
         platform=PlatformInfo(
             kind=platform.kind.value,
             api_host=platform.client.api_host,

@@ -10,17 +10,27 @@ into its message and exit code.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
 from harness import __version__
 from harness.errors import HarnessError, exit_codes_help
 
-__all__ = ["HarnessGroup", "app_option", "cli", "format_option", "scenarios_option"]
+__all__ = [
+    "HarnessGroup",
+    "app_option",
+    "cli",
+    "format_choice",
+    "format_option",
+    "json_alias",
+    "json_output",
+    "scenarios_option",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,14 +116,39 @@ def promote_options(f: F) -> F:
 
 def format_option(f: F) -> F:
     """`--format table|json|csv` for commands that print records."""
-    return click.option(
-        "--format",
-        "output_format",
-        type=click.Choice(["table", "json", "csv"]),
-        default="table",
-        show_default=True,
-        help="Output format.",
-    )(f)
+    return format_choice("table", "json", "csv")(f)
+
+
+def format_choice(*choices: str) -> Callable[[F], F]:
+    """`--format` with the formats a command can print (the first is the default), the one output
+    option every command shares (`run`, `load`, `stress`, `history`, `report`, `compare`)."""
+
+    def decorate(f: F) -> F:
+        return click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(list(choices)),
+            default=choices[0],
+            show_default=True,
+            help="Output format: a table for people, JSON (or CSV) for machines.",
+        )(f)
+
+    return decorate
+
+
+def json_output(f: F) -> F:
+    """`--format table|json` (and the hidden `--json`) for a command whose function takes `as_json`."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, output_format: str, as_json: bool, **kwargs: Any) -> Any:
+        return f(*args, as_json=as_json or output_format == "json", **kwargs)
+
+    return format_choice("table", "json")(json_alias(cast(F, wrapper)))
+
+
+def json_alias(f: F) -> F:
+    """`--json`: the older spelling of `--format json`, kept working but hidden from help."""
+    return click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")(f)
 
 
 @click.group(

@@ -7,6 +7,7 @@ import json
 import click
 
 from harness.capacity.compare import MetricComparison, Outcome
+from harness.cli.app import format_choice
 from harness.comparison import Comparison, GateOutcome, compare_sides, resolve_side
 from harness.comparison.run import DEFAULT_GATES, METRICS
 from harness.errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_SLO_FAILED, ConfigError
@@ -54,9 +55,7 @@ _GATE_EXIT = {GateOutcome.PASS: EXIT_OK, GateOutcome.REGRESSED: EXIT_SLO_FAILED}
 @click.option(
     "--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML (one case per gate)."
 )
-@click.option(
-    "--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_choice("table", "json")
 @click.pass_context
 def compare_command(
     ctx: click.Context,

@@ -12,6 +12,7 @@ from typing import TextIO
 from harness.capacity.dry_run import TestPlan
 from harness.measurements import ScenarioResult
 from harness.pipeline import Phase
+from harness.report.outcomes import result_outcome
 
 __all__ = ["Console", "plan_lines", "scenario_line"]
 
@@ -39,7 +40,11 @@ class Console:
 
 
 def scenario_line(result: ScenarioResult) -> str:
-    """`shop-load: failed (p95_ms 412 ms > 300 ms); breaking point ≈ 96 req/s (saturation)`."""
+    """`shop-load: failed (p95_ms 412 ms > 300 ms); breaking point ≈ 96 req/s (saturation)`, or for one
+    that ended early what it did not do: `search-stress: interrupted during probe 2 — no breaking point`."""
+    outcome = result_outcome(result)
+    if outcome.stopped_in is not None:
+        return outcome.sentence()
     failed = [v.describe() for v in result.verdicts if not v.passed]
     text = f"{result.name}: {result.status}"
     if failed:

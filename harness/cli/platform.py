@@ -3,7 +3,7 @@
 `harness scale` keeps the app scaled when it succeeds and leaves the journal in
 place, so `harness restore` (or the next `harness run`, which refuses until
 then) brings the original formation back; any failure, Ctrl-C or SIGTERM
-during the scale-up restores at once. Output is for people; `--json` is for
+during the scale-up restores at once. Output is for people; `--format json` is for
 machines. The API token never appears in either.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from harness.cli.app import app_option, scenarios_option
+from harness.cli.app import app_option, json_output, scenarios_option
 from harness.config import Guards, load_config
 from harness.errors import ConfigError, RestoreError
 from harness.platform import safe_scale
@@ -74,7 +74,7 @@ state_dir_option = click.option(
     default=None,
     help="Where journals live (default: $HARNESS_STATE_DIR or ./.harness).",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+json_option = json_output
 
 
 def _print_scale(result: ScaleResult, cost: float, store: JournalStore) -> None:

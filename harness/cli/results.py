@@ -12,11 +12,11 @@ import click
 
 from harness.capacity.planning import plan_for_run
 from harness.capacity.verdict import judge_run
-from harness.cli.app import app_option, format_option
+from harness.cli.app import app_option, format_choice, format_option, json_alias
 from harness.report import render_report
 from harness.results import DEFAULT_REPORTS_DIR, RunStore, RunSummary
 
-__all__ = ["history", "report"]
+__all__ = ["echo_unfinished", "history", "report"]
 
 _COLUMNS = [
     "started_at",
@@ -45,8 +45,8 @@ def reports_dir_option(f: Any) -> Any:
 @app_option
 @reports_dir_option
 @format_option
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--csv", "as_csv", is_flag=True, help="Same as --format csv.")
+@json_alias
+@click.option("--csv", "as_csv", is_flag=True, hidden=True, help="Same as --format csv.")
 @click.option("--trend", is_flag=True, help="Breaking point and p95 by release, flagging outliers.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the trend as an HTML page.")
 def history(
@@ -104,6 +104,8 @@ def _row(summary: RunSummary) -> dict[str, str]:
     point = "n/a"
     if summary.breaking_point is not None:
         point = f"{summary.breaking_point:,.0f} {summary.breaking_point_unit or ''}".strip()
+    elif summary.breaking_point_above is not None:  # still good at the search's max
+        point = f"> {summary.breaking_point_above:,.0f} {summary.breaking_point_unit or ''}".strip()
     return {
         "started_at": summary.started_at.strftime("%Y-%m-%d %H:%M"),
         "app": summary.app,
@@ -146,31 +148,43 @@ def _csv(runs: list[RunSummary]) -> str:
     return buffer.getvalue()
 
 
+def echo_unfinished(summary: dict[str, Any]) -> None:
+    """Under a verdict, each scenario that did not give its answer: what it did and did not do."""
+    for outcome in summary.get("scenario_outcomes") or []:
+        if outcome.get("missing"):
+            click.echo(f"  {outcome['sentence']}")
+
+
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option(
     "--output-dir", type=click.Path(file_okay=False), default=None, help="Write there (default: RUN_DIR)."
 )
-@click.option(
-    "--open-browser",
-    type=click.Choice(["yes", "no"]),
-    default="no",
-    show_default=True,
-    help="Open report.html in the default browser.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the machine summary as JSON on stdout.")
-def report(run_dir: str, output_dir: str | None, open_browser: str, as_json: bool) -> None:
+@click.option("--open/--no-open", "open_report", default=False, help="Open report.html in the browser.")
+@click.option("--open-browser", type=click.Choice(["yes", "no"]), default=None, hidden=True)
+@format_choice("table", "json")
+@json_alias
+def report(
+    run_dir: str,
+    output_dir: str | None,
+    open_report: bool,
+    open_browser: str | None,
+    output_format: str,
+    as_json: bool,
+) -> None:
     """Render RUN_DIR's report.html, summary.json and junit.xml from the run directory alone.
 
     A run over several formations gets its capacity plan again (each formation's own directory
     under RUN_DIR/formations/ re-renders the same way)."""
     rendered = render_report(run_dir, output_dir, judge=judge_run, planner=plan_for_run)
-    if as_json:
+    open_report = open_report or open_browser == "yes"  # --open-browser yes|no: the older spelling
+    if as_json or output_format == "json":
         click.echo(json.dumps(rendered.summary, indent=2, ensure_ascii=False))
     else:
         click.echo(rendered.summary["verdict"])
+        echo_unfinished(rendered.summary)
         click.echo(f"report:  {rendered.html}")
         click.echo(f"summary: {rendered.summary_json}")
         click.echo(f"junit:   {rendered.junit_xml}")
-    if open_browser == "yes":
+    if open_report:
         webbrowser.open(rendered.html.resolve().as_uri())

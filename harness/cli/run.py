@@ -7,8 +7,9 @@ import sys
 
 import click
 
-from harness.cli.app import app_option, promote_options, scenarios_option
+from harness.cli.app import app_option, format_choice, json_alias, promote_options, scenarios_option
 from harness.cli.console import Console, plan_lines
+from harness.cli.results import echo_unfinished
 from harness.config import Config, load_config
 from harness.errors import EXIT_OK, HarnessError
 from harness.pipeline import run_pipeline
@@ -40,7 +41,8 @@ __all__ = ["run_command"]
 )
 @promote_options
 @click.option("--quiet", "-q", is_flag=True, help="Only the verdict and the report path.")
-@click.option("--json", "as_json", is_flag=True, help="Print the machine summary as JSON on stdout.")
+@format_choice("table", "json")
+@json_alias
 def run_command(
     scenario_names: tuple[str, ...],
     scenarios_path: str,
@@ -53,6 +55,7 @@ def run_command(
     promote: bool,
     promote_to: tuple[str, ...],
     quiet: bool,
+    output_format: str,
     as_json: bool,
 ) -> None:
     """Run the capacity test: preflight, scale up, load, stress, restore, report.
@@ -60,6 +63,7 @@ def run_command(
     With no Heroku token configured, the shipped scenarios.yaml runs against the
     local emulator with the bundled demo app.
     """
+    as_json = as_json or output_format == "json"  # JSON: the machine summary alone on stdout
     config = load_config(scenarios_path)
     if promote or promote_to:
         check_promotable(config)
@@ -80,8 +84,9 @@ def run_command(
         summary = result.summaries[0] if len(result.summaries) == 1 else result.summaries
         click.echo(json.dumps(summary, indent=2, default=str))
     else:
-        for verdict, report in zip(result.verdicts, result.reports, strict=False):
+        for verdict, report, summary in zip(result.verdicts, result.reports, result.summaries, strict=False):
             click.echo(verdict)
+            echo_unfinished(summary)
             click.echo(f"report: {report}")
         if result.interrupted:
             click.echo("interrupted: the formation was restored; the run directory is marked incomplete.")

@@ -13,6 +13,7 @@ import csv
 import io
 
 from harness.measurements import BreakingPoint, Recovery, ScenarioResult, StepRecord
+from harness.report.outcomes import result_outcome
 
 __all__ = ["STEP_COLUMNS", "describe_breaking_point", "render_result", "step_rows"]
 
@@ -104,6 +105,9 @@ def _table(result: ScenarioResult) -> str:
     lines = [f"{result.name} ({result.kind}): {result.status.upper()}"]
     if result.abort_reason:
         lines.append(f"  stopped: {result.abort_reason}")
+    outcome = result_outcome(result)
+    if outcome.stopped_in is not None:  # what it did and did not do: 'interrupted during probe 2 — …'
+        lines.append(f"  {outcome.sentence()}")
     lines += _judged_line(result)
     for verdict in result.verdicts:
         missed = f" (missed by {verdict.miss_ratio:.0%})" if verdict.miss_ratio is not None else ""

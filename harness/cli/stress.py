@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from harness.cli.app import format_option, scenarios_option
 from harness.cli.scenario_output import render_result
-from harness.config import Config, Level, StressScenario, load_config
+from harness.config import Config, Level, StressScenario, load_config, validation_message
 from harness.errors import EXIT_OK, EXIT_SLO_FAILED, ConfigError
 from harness.measurements import SearchStatus
 
@@ -106,8 +107,20 @@ def stress_scenario(
         return scenario
     try:
         return StressScenario.model_validate({**scenario.model_dump(), **_dumped(update)})
-    except ValueError as exc:
-        raise ConfigError(f"the options do not make a valid stress scenario: {exc}") from None
+    except ValidationError as exc:
+        options = {
+            "--rate-start": rate_start,
+            "--users-start": users_start,
+            "--max": max_level,
+            "--tolerance": tolerance,
+            "--p95-ms": p95_ms,
+            "--error-ratio": error_ratio,
+        }
+        given = ", ".join(f"{flag} {value:g}" for flag, value in options.items() if value is not None)
+        raise ConfigError(
+            f"{given} would make stress scenario '{scenario.name}' invalid: {validation_message(exc)} "
+            f"Change the option, or the scenario in {config.source or 'the scenarios file'}.",
+        ) from None
 
 
 def _dumped(update: dict[str, Any]) -> dict[str, Any]:

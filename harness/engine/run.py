@@ -118,6 +118,7 @@ def run_scenario(
     stop_requested: Callable[[], bool] | None = None,
     on_timeseries: Callable[[list[TimeseriesPoint]], None] | None = None,
     search_near: float | None = None,
+    on_step: Callable[[StepPlan], None] | None = None,
 ) -> ScenarioResult:
     """Run one scenario against `host` (a base URL) and return everything it measured.
 
@@ -127,7 +128,8 @@ def run_scenario(
     `stop_requested` is polled every tick; once it answers True the scenario ends early with
     status 'interrupted' and what it measured so far (the pipeline's first Ctrl-C).
     `on_timeseries` is given the seconds completed so far after each measured window, once each
-    (so a run directory keeps them even if the process is killed before the scenario ends)."""
+    (so a run directory keeps them even if the process is killed before the scenario ends).
+    `on_step` is told of each step as it starts (a run directory records where a killed run was)."""
     host = host.rstrip("/")  # Locust joins host + "/path": a trailing slash would make "//path"
     ensure_reachable(host)
     spec = config.locustfile_for(scenario)
@@ -138,7 +140,7 @@ def run_scenario(
     with LoadSession(
         classes, options, clock=clock, progress=progress, stop_requested=stop_requested
     ) as session:
-        watch = _Watch(session, scenario.name, on_timeseries)
+        watch = _Watch(session, scenario.name, on_timeseries, on_step)
         try:
             result = _run_kind(config, scenario, session, watch, search_near)
         except ScenarioAborted as aborted:
@@ -166,9 +168,13 @@ class _Watch:
     """Wraps a step plan so that each measured window hands the newly completed seconds on."""
 
     def __init__(
-        self, session: LoadSession, name: str, sink: Callable[[list[TimeseriesPoint]], None] | None
+        self,
+        session: LoadSession,
+        name: str,
+        sink: Callable[[list[TimeseriesPoint]], None] | None,
+        on_step: Callable[[StepPlan], None] | None = None,
     ) -> None:
-        self.session, self.name, self.sink = session, name, sink
+        self.session, self.name, self.sink, self.on_step = session, name, sink, on_step
         self.last_second = -math.inf
 
     def __call__(self, plan: Generator[StepPlan, StepWindow, R]) -> Generator[StepPlan, StepWindow, R]:
@@ -176,6 +182,8 @@ class _Watch:
         try:
             step = next(plan)
             while True:
+                if self.on_step is not None:
+                    self.on_step(step)
                 window = yield step
                 self.hand_over()
                 step = plan.send(window)

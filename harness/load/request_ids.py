@@ -61,7 +61,7 @@ def _own_id(headers: Any) -> Any:
     if not headers:
         return None
     given = headers.get(REQUEST_ID_HEADER)
-    if given is None:
+    if given is None and type(headers) is dict:  # requests' CaseInsensitiveDict.get already ignores case
         given = next((v for k, v in headers.items() if k.lower() == "x-request-id"), None)
     return given
 
@@ -70,14 +70,16 @@ def _wrapped(request: Callable[..., Any], session: Any) -> Callable[..., Any]:
     def request_with_id(
         method: str, url: str, *args: Any, headers: Any = None, context: Any = None, **kwargs: Any
     ) -> Any:
-        given = _own_id(headers)
+        given = _own_id(headers) if headers else None
         if given is None:
             if _own_id(getattr(session, "headers", None)) is not None:
                 # the locustfile sets its own on the session
                 return request(method, url, *args, headers=headers, context=context or {}, **kwargs)
             given = _IDS.next()
             headers = {**headers, REQUEST_ID_HEADER: given} if headers else {REQUEST_ID_HEADER: given}
-        context = {**context, REQUEST_ID_KEY: str(given)} if context else {REQUEST_ID_KEY: str(given)}
+        else:
+            given = str(given)
+        context = {**context, REQUEST_ID_KEY: given} if context else {REQUEST_ID_KEY: given}
         return request(method, url, *args, headers=headers, context=context, **kwargs)
 
     return request_with_id

@@ -298,6 +298,8 @@ class RequestSink(EventListening):
         self._process.cpu_percent(None)
         self._events: Events | None = None
         self._forward = False
+        self._second = -1  # the second `_current` is the table of
+        self._current: dict[tuple[str, str], _Second] = {}
 
     # -- listening --------------------------------------------------------------------------
 
@@ -310,11 +312,19 @@ class RequestSink(EventListening):
         exception: BaseException | None = None,
         **_: Any,
     ) -> None:
-        """Count one completed request in the current second (the `request` event's signature)."""
-        self.slots.on_request(request_type, name, response_time)
+        """Count one completed request in the current second (the `request` event's signature).
+
+        On every request's path, so it does the least it can: no slot accounting unless paced,
+        and the current second's table is looked up once per second, not once per request.
+        """
+        pacer = self.slots.pacer
+        if pacer is not None and pacer.rate is not None:
+            self.slots.on_request(request_type, name, response_time)
         second = int(self._clock())
-        target = self._pending if self._forward else self.seconds
-        bucket = target[second][(request_type, name)]
+        if second != self._second:
+            self._second = second
+            self._current = (self._pending if self._forward else self.seconds)[second]
+        bucket = self._current[(request_type, name)]
         bucket.requests += 1
         if response_time is not None:
             bucket.response_times[bucket_response_time(response_time)] += 1
@@ -340,6 +350,7 @@ class RequestSink(EventListening):
         ]
         self._pending.clear()
         self._pending_errors.clear()
+        self._second = -1  # the cached table was one of those just shipped
         connections = self._connections() if self._connections is not None else 0
         cpu = self._process.cpu_percent(None)
         return {"seconds": seconds, "errors": errors, "cpu": cpu, "slots": self.slots.report(connections)}

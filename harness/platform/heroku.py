@@ -36,6 +36,7 @@ from harness.errors import (
     PlatformError,
     PlatformUnavailableError,
     RateLimitError,
+    sentence,
 )
 from harness.platform.auth import ApiToken, find_token
 from harness.platform.models import (
@@ -144,7 +145,7 @@ def error_for_response(response: httpx.Response, request_id: str, app: str | Non
     status = response.status_code
     error_id, message = _body_of(response)
     what = f"{response.request.method} {response.request.url.path}"
-    head = f"{what} answered {status} {error_id or ''}".rstrip() + f": {message}."
+    head = f"{what} answered {status} {error_id or ''}".rstrip() + f": {sentence(message)}"
     kinds: list[tuple[bool, type[PlatformError], str]] = [
         (
             status == 401,

@@ -21,8 +21,10 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from harness import __version__
+from harness.errors import sentence
 from harness.measurements import TOTAL, LevelMode
 from harness.report import charts
+from harness.report.outcomes import run_outcomes
 from harness.report.server_section import server_section
 from harness.report.summary import checks, criterion_label, metastability_text, verdict_sentence
 from harness.results.model import RunRecord, RunStatus, ScenarioEntry, format_number
@@ -88,10 +90,21 @@ def _context(run: RunDir) -> dict[str, Any]:
 
 
 def _banner(record: RunRecord) -> str | None:
+    """Why the figures are partial, then what each unfinished scenario did and did not do."""
+    banner = _status_banner(record)
+    unfinished = [o.sentence() for o in run_outcomes(record) if not o.complete]
+    if banner is None or not unfinished:
+        return banner
+    return f"{banner} " + sentence("; ".join(unfinished))
+
+
+def _status_banner(record: RunRecord) -> str | None:
     if record.status == RunStatus.INCOMPLETE:
-        return f"Incomplete run: {record.failure or 'it was interrupted'}. The figures below are partial."
+        why = sentence(record.failure or "it was interrupted")
+        return f"Incomplete run: {why} The figures below are partial."
     if record.status == RunStatus.FAILED:
-        return f"Failed run: {record.failure or 'a harness error ended it'}. The figures below are partial."
+        why = sentence(record.failure or "a harness error ended it")
+        return f"Failed run: {why} The figures below are partial."
     if record.status == RunStatus.RUNNING:
         return "This run is still in progress: the figures below are partial."
     return None

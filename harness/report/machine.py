@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from harness.measurements import RunVerdict
+from harness.report.outcomes import run_outcomes
 from harness.report.server_section import server_figures
 from harness.report.summary import Check, checks, metastability_text, verdict_sentence
 from harness.results.model import RunStatus
@@ -53,6 +54,9 @@ def summary(run: RunDir) -> dict[str, Any]:
         "scenarios": [
             {"name": s.name, "kind": s.kind, "status": s.status, "passed": s.passed} for s in record.scenarios
         ],
+        # Every planned scenario, with what it did and did not do ('interrupted during probe 2 — no
+        # breaking point'); an interrupted or killed run says so per scenario.
+        "scenario_outcomes": [o.as_json() for o in run_outcomes(record)],
         "server": server_figures(run),
     }
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.measurements import BreakingPoint, ScenarioKind, SearchStatus, Verdict
+from harness.measurements import BreakingPoint, ScenarioKind, ScenarioStatus, SearchStatus, Verdict
+from harness.report.outcomes import ScenarioOutcome, run_outcomes
 from harness.results.model import RunRecord, RunStatus, ScenarioEntry, format_number
 
 __all__ = [
@@ -123,22 +124,34 @@ def _peak_text(record: RunRecord) -> str:
     return f"the expected peak of {peak.describe()}" if peak else "the expected load"
 
 
+def _unfinished(record: RunRecord, kind: ScenarioKind) -> ScenarioOutcome | None:
+    """The first planned scenario of `kind` that did not give its answer (interrupted, killed…)."""
+    return next((o for o in run_outcomes(record) if o.kind == kind and not o.complete), None)
+
+
 def _expected_part(record: RunRecord, subject: str) -> str:
     scenario = record.expected_load_scenario()
     peak = _peak_text(record)
     if scenario is None:
+        planned = _unfinished(record, ScenarioKind.LOAD)
+        if planned is not None:
+            return f"{subject} was not measured at {peak} ({planned.sentence()})"
         return f"{subject} was not tested at {peak} (no load scenario)"
     if scenario.judged is None:
-        return f"{subject} was not measured at {peak} (load scenario {scenario.status})"
+        return f"{subject} was not measured at {peak} ({_unfinished_text(record, scenario.name)})"
     failed = [v for v in scenario.verdicts if not v.passed]
     if failed:
         detail = ", ".join(_verdict_text(v) for v in failed)
         return f"{subject} does not hold {peak}: {detail}"
     if scenario.status.ended_early:
-        return f"{subject} was not fully measured at {peak} (load scenario {scenario.status})"
+        return f"{subject} was not fully measured at {peak} ({_unfinished_text(record, scenario.name)})"
     p95 = record.p95_at_expected_ms()  # on the latency basis the SLOs judged, as the SLO table shows
     p95_text = f" with p95 {format_number(p95)} ms" if p95 is not None else ""
     return f"{subject} holds {peak}{p95_text}"
+
+
+def _unfinished_text(record: RunRecord, name: str) -> str:
+    return next(o.sentence() for o in run_outcomes(record) if o.scenario == name)
 
 
 def _verdict_text(verdict: Verdict) -> str:
@@ -154,8 +167,11 @@ def _stress_scenario(record: RunRecord) -> ScenarioEntry | None:
 def breaking_point_text(record: RunRecord) -> str:
     """'it breaks at 1,150 req/s (2.9× headroom)' and the other outcomes of the search."""
     point = record.breaking_point
-    if point is None:
-        stress = _stress_scenario(record)
+    stress = _stress_scenario(record)
+    planned = _unfinished(record, ScenarioKind.STRESS)
+    if point is None or (stress is not None and stress.status == ScenarioStatus.INTERRUPTED):
+        if planned is not None:
+            return f"the breaking point was not found ({planned.sentence()})"
         if stress is None:
             return "the breaking point was not searched (no stress scenario)"
         return f"the breaking-point search did not finish ({stress.status})"

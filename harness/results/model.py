@@ -45,6 +45,7 @@ __all__ = [
     "FormationRun",
     "LevelInfo",
     "LoadGeneratorInfo",
+    "PlannedScenario",
     "PlatformInfo",
     "ReleaseInfo",
     "RunMeta",
@@ -53,6 +54,7 @@ __all__ = [
     "RunVerdict",
     "ScaleUp",
     "ScenarioEntry",
+    "StepInProgress",
     "Versions",
     "WriterInfo",
     "format_number",
@@ -184,6 +186,7 @@ class ScenarioEntry(_Model):
     limits: SloLimits | None = None  # the typed SLO limits the scenario was judged against
     abort_for_s: float | None = None  # how long its abort condition had to hold (None: none)
     locustfile_sha256: str | None = None
+    last_step: str | None = None  # the label of the last step it ran ('probe 2'): where it stopped
 
     @property
     def passed(self) -> bool:
@@ -218,8 +221,27 @@ class FormationRun(_Model):
         return f"{self.dynos} × {self.size}"
 
 
+class PlannedScenario(_Model):
+    """A scenario the run set out to run, so an interrupted run can say which it never reached."""
+
+    name: str
+    kind: ScenarioKind
+
+
+class StepInProgress(_Model):
+    """The step a run was in when last written (cleared when its scenario is recorded): what a
+    killed run was doing."""
+
+    scenario: str
+    kind: ScenarioKind
+    step: str  # the step's label: 'probe 2', 'hold 1/3', 'bisect 1'…
+    index: int = 0
+
+
 class RunMeta(_Model):
     """What the pipeline knows when a run starts (or learns later, through `update`)."""
+
+    planned_scenarios: list[PlannedScenario] = Field(default_factory=list)
 
     platform: PlatformInfo = Field(default_factory=PlatformInfo)
     release: ReleaseInfo = Field(default_factory=ReleaseInfo)
@@ -258,6 +280,7 @@ class RunRecord(RunMeta):
     breaking_point: BreakingPoint | None = None
     verdict: RunVerdict | None = None
     failure: str | None = None  # why a failed or incomplete run stopped
+    in_progress: StepInProgress | None = None
 
     @property
     def tested_cost_per_hour_usd(self) -> float | None:

@@ -69,6 +69,8 @@ class RunSummary(BaseModel):
     verdict: str  # 'pass' | 'fail' | 'incomplete' | 'failed' | 'running' | 'unjudged'
     breaking_point: float | None  # sustainable req/s at the breaking point, else its level
     breaking_point_unit: str | None  # 'req/s' or 'users'
+    # The search never broke up to this level (its max): the breaking point lies above it.
+    breaking_point_above: float | None = None
     p95_at_expected_ms: float | None
     headroom: float | None
 
@@ -82,6 +84,8 @@ class RunSummary(BaseModel):
             record = record.model_copy(update={"verdict": judge(record)})
         point = record.breaking_point
         value, unit = _breaking_value(point)
+        above = point.level if point is not None and point.status == SearchStatus.NOT_REACHED else None
+        unit = unit or (point.mode.unit if above is not None and point is not None else None)
         return cls(
             run_id=record.run_id,
             path=str(run.path),
@@ -92,6 +96,7 @@ class RunSummary(BaseModel):
             verdict=_verdict_word(record),
             breaking_point=value,
             breaking_point_unit=unit,
+            breaking_point_above=above,
             p95_at_expected_ms=record.p95_at_expected_ms(),
             headroom=record.verdict.headroom if record.verdict else None,
         )

@@ -23,7 +23,14 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from harness import __version__
-from harness.measurements import BreakingPoint, RunVerdict, ScenarioResult, TimeseriesPoint
+from harness.measurements import (
+    BreakingPoint,
+    RunVerdict,
+    ScenarioKind,
+    ScenarioResult,
+    StepPlan,
+    TimeseriesPoint,
+)
 from harness.results.files import (
     CSV_FILES,
     ENDPOINT_COLUMNS,
@@ -43,7 +50,15 @@ from harness.results.files import (
     timeseries_rows,
     write_atomically,
 )
-from harness.results.model import RunRecord, RunStatus, ScenarioEntry, Versions, WriterInfo, redact
+from harness.results.model import (
+    RunRecord,
+    RunStatus,
+    ScenarioEntry,
+    StepInProgress,
+    Versions,
+    WriterInfo,
+    redact,
+)
 
 __all__ = ["RunJudge", "RunWriter", "fill_versions", "this_writer"]
 
@@ -102,6 +117,15 @@ class RunWriter:
         self._save()
         return self.record
 
+    def step_started(self, scenario: str, kind: ScenarioKind | str, plan: StepPlan) -> None:
+        """Record (in run.json) the step a scenario has just started, so a killed run can say where it
+        stopped ('search-stress: killed during probe 2')."""
+        step = StepInProgress(
+            scenario=scenario, kind=ScenarioKind(kind), step=plan.label or str(plan.kind), index=plan.index
+        )
+        self.record = revalidate(self.record, {"in_progress": step})
+        self._save()
+
     def append_timeseries(self, points: Sequence[TimeseriesPoint]) -> None:
         """Seconds of the running scenario as they are measured (fsynced), so a killed run keeps them;
         `add_scenario` then replaces them with the scenario's final series."""
@@ -123,7 +147,7 @@ class RunWriter:
         append_csv(self.path / ERRORS_CSV, ERROR_COLUMNS, error_rows(result))
         entry = scenario_entry(result, config)
         scenarios = [s for s in self.record.scenarios if s.name != result.name] + [entry]
-        update: dict[str, Any] = {"scenarios": scenarios}
+        update: dict[str, Any] = {"scenarios": scenarios, "in_progress": None}
         if result.breaking_point is not None and self.record.breaking_point is None:
             update["breaking_point"] = result.breaking_point
         self.record = revalidate(self.record, update)
@@ -212,4 +236,7 @@ def scenario_entry(result: ScenarioResult, config: BaseModel | Mapping[str, Any]
         limits=result.limits,
         abort_for_s=result.abort_for_s,
         locustfile_sha256=result.locustfile_sha256,
+        last_step=(result.steps[-1].window.plan.label or str(result.steps[-1].window.plan.kind))
+        if result.steps
+        else None,
     )

@@ -21,6 +21,8 @@ import psutil
 import pytest
 
 from harness.emulator import EmulatorProcess
+from harness.report import render_report
+from harness.report.outcomes import run_outcomes
 from harness.results import RunDir, RunStatus
 from tests.harness_process import HarnessProcess
 from tests.integration.helpers import REPO
@@ -68,6 +70,13 @@ def test_interrupt_during_stress_restores_and_writes_a_partial_report(
     assert record["status"] == "incomplete"
     assert "peak" in [s["name"] for s in record["scenarios"]]
     assert (run_dir / "report.html").exists()
+    # What the search did and did not do, in the terminal, summary.json and the report.
+    summary = json.loads((run_dir / "summary.json").read_text())
+    search = next(o for o in summary["scenario_outcomes"] if o["scenario"] == "breaking-point")
+    assert search["status"] == "interrupted" and search["stopped_in"], search
+    assert search["missing"].startswith("no breaking point"), search
+    assert search["sentence"] in run.output and search["sentence"] in (run_dir / "report.html").read_text()
+    assert "breaking point ≈" not in run.output and "no stress scenario" not in summary["verdict"]
     restore = next(e for e in events(run_dir) if e["event"] == "restore")
     assert restore["restored"] is True
     assert run.survivors() == []
@@ -251,6 +260,19 @@ def test_kill_9_on_the_auto_started_emulator_then_restore_and_status_explain(
     assert f"during the {phase} phase" in (record.failure or ""), record.failure
     if phase != "scale":
         assert len(RunDir.open(run_dir).timeseries) > 0  # the seconds measured before the kill
+    # Per scenario: the one it died in (and its step), and those it never reached.
+    outcomes = {o.scenario: o for o in run_outcomes(record)}
+    assert list(outcomes) == ["peak", "breaking-point"]
+    died_in = {"scale": None, "load": "peak", "stress": "breaking-point"}[phase]
+    for name, outcome in outcomes.items():
+        if name == died_in:
+            assert outcome.status == "killed" and outcome.stopped_in, outcome
+        elif died_in is None or (phase == "load" and name == "breaking-point"):
+            assert outcome.sentence() == f"{name}: not run — the run stopped before it"
+    assert outcomes["breaking-point"].missing is not None  # never an answer from a killed search
+    rendered = render_report(run_dir)
+    assert "no stress scenario" not in rendered.summary["verdict"]
+    assert "no load scenario" not in rendered.summary["verdict"]
     for process in (run, status, restore):
         assert token not in process.output
     assert run.survivors() == []
