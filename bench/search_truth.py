@@ -20,8 +20,8 @@ started); the emulator's demo app gets a rest instead.
 Targets (`--targets`, default all that are available):
 
 - `demo-1`, `demo-2`: the emulator's demo app, /search, at 1 and 2 dynos, through the router;
-- `metastable`: `tests/apps/queue_server.py --metastable` (4 slots × 10 ms; after it has
-  queued, every request costs 1.6× as long until it has been idle for 1 s);
+- `metastable`: `tests/apps/queue_server.py --metastable` (4 slots × 10 ms; once more than 200
+  requests wait, i.e. well past the SLO, every request costs 1.6× as long until it has been idle 1 s);
 - `pgs`: Heroku's python-getting-started, `/`, run from its Procfile (gunicorn gthread,
   1 worker × 5 threads) with `CI=1`, when a copy is present (`--pgs-dir`, with its
   dependencies installed in `--pgs-venv`, never harness's venv).
@@ -135,7 +135,7 @@ def _rested(url: str, seconds: float) -> Iterator[str]:
 
 @contextmanager
 def _metastable() -> Iterator[str]:
-    args = ("--slots", "4", "--service-ms", "10", "--metastable", "--trigger-queue", "100")
+    args = ("--slots", "4", "--service-ms", "10", "--metastable", "--trigger-queue", "200")
     with queue_server(*args, "--slowdown", "1.6", "--recover-idle-s", "1") as url:
         yield url
 

@@ -129,8 +129,9 @@ def _model_window(plan: StepPlan, break_level: float, start_ts: float) -> StepWi
 
 
 def search_estimate_s(scenario: StressScenario, expected: Level) -> float:
-    """Load time (s, ramps included) the breaking-point search takes on an app that breaks near
-    twice `expected` (when in the scenario's unit; else one growth step above the start)."""
+    """Time (s, ramps and drains included: the formation runs through both) the breaking-point search
+    takes on an app that breaks near twice `expected` (when in the scenario's unit; else one growth
+    step above the start)."""
     params = SearchParams.from_scenario(scenario, expected=expected)
     peak = expected.value if expected.mode == scenario.start.mode else scenario.start.value
     break_level = max(scenario.start.value * scenario.growth, 2.0 * peak)
@@ -144,7 +145,8 @@ def search_estimate_s(scenario: StressScenario, expected: Level) -> float:
             clock = window.end_ts
             plan = search.send(window)
     except StopIteration as done:
-        return float(done.value.breaking_point.load_time_s)
+        point = done.value.breaking_point
+        return float(point.load_time_s + point.idle_time_s)
 
 
 def _levels(scenario: Scenario) -> str:
