@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from harness.capacity.planning import plan_for_run
+from harness.measurements import SearchStatus
 from harness.report import render_report
 from harness.results import RunDir
 from harness.results.model import RunRecord, upgrade
-from tests.unit.plan_synthetic import PER_DYNO_RPS, formation, write_plan_run
+from tests.unit.plan_synthetic import PER_DYNO_RPS, breaking_point, formation, write_plan_run
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +139,17 @@ def test_repeats_of_a_formation_make_one_point_with_their_range(tmp_path: Path) 
     # Each repeat's centre is its bracket's midpoint (×1.05): the median and the range of the three.
     assert two.rps == pytest.approx(200.0 * 1.05)
     assert (two.low_rps, two.high_rps) == pytest.approx((180.0 * 1.05, 210.0 * 1.05))
+
+
+def test_an_aborted_search_is_no_capacity_point(tmp_path: Path) -> None:
+    path = write_plan_run(tmp_path, {1: 100.0, 2: 200.0})
+    record = RunDir.open(path).record
+    aborted = formation(2, 3, 150.0).model_copy(
+        update={"breaking_point": breaking_point(150.0, status=SearchStatus.ABORTED)}
+    )
+    plan = plan_for_run(record.model_copy(update={"formations": [*record.formations, aborted]}))
+    assert plan is not None
+    assert [f.point.dynos for f in plan.sizes[0].formations] == [1, 2]
+    assert plan.excluded == [
+        "3 × Standard-1X: the search was aborted or interrupted before it bracketed the capacity."
+    ]
