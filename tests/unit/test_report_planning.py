@@ -153,3 +153,16 @@ def test_an_aborted_search_is_no_capacity_point(tmp_path: Path) -> None:
     assert plan.excluded == [
         "3 × Standard-1X: the search was aborted or interrupted before it bracketed the capacity."
     ]
+
+
+def test_a_formation_measured_with_the_generator_limited_is_flagged(tmp_path: Path) -> None:
+    path = write_plan_run(tmp_path, {1: 100.0, 2: 200.0})
+    record = RunDir.open(path).record
+    note = "3 of 5 judged steps were measured with the load generator lagging or saturated: …"
+    flagged = [record.formations[0], record.formations[1].model_copy(update={"generator_note": note})]
+    (path / "run.json").write_text(record.model_copy(update={"formations": flagged}).model_dump_json())
+    rendered = render_report(path, planner=plan_for_run)
+    html = rendered.html.read_text()
+    assert f'<p class="finding generator-flag">2 × Standard-1X: {note}</p>' in html
+    assert html.count("generator-limited") == 1
+    assert rendered.summary["formations"][1]["generator_note"] == note
