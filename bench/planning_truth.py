@@ -89,6 +89,7 @@ def _profile(work: Path, args: argparse.Namespace, dynos: list[int]) -> Path:
 
 
 def _run(work: Path, scenarios: Path) -> tuple[int, float, Path]:
+    """`harness run` as a user runs it; its output is shown when it wrote no report."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEROKU_", "HARNESS_"))}
     env.update(HARNESS_STATE_DIR=str(work / "state"), NETRC=str(work / "no-netrc"))
     started = time.monotonic()
@@ -101,6 +102,10 @@ def _run(work: Path, scenarios: Path) -> tuple[int, float, Path]:
         timeout=3600,
     )
     [run_dir] = [p for p in (work / "reports").iterdir() if p.is_dir()]
+    if not (run_dir / "summary.json").exists():
+        sys.exit(
+            f"harness run wrote no report (exit {done.returncode}):\n{done.stdout}\n{done.stderr[-4000:]}"
+        )
     return done.returncode, time.monotonic() - started, run_dir
 
 
