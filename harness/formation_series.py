@@ -120,6 +120,9 @@ class FormationSeries:
         except HarnessError as exc:
             status, failure = RunStatus.FAILED, str(exc)
             raise
+        except BaseException as exc:  # a bug or an unexpected exit: the run still closes as failed
+            status, failure = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+            raise
         finally:
             self._finish(parent, outcome, status, failure, time.monotonic() - started)
         return outcome
