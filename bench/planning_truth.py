@@ -62,7 +62,7 @@ scenarios:
     ramp_s: 1
     step_hold_s: 3
     confirm_hold_s: 4
-    slo: {{p95_ms: 300, error_ratio: 0.01}}
+    slo: {{p95_ms: {p95_ms}, error_ratio: 0.01}}
     recovery: {{level: {{rps: 10}}, window_s: 1, limit_s: 6}}
 """
 
@@ -82,6 +82,7 @@ def _profile(work: Path, args: argparse.Namespace, dynos: list[int]) -> Path:
             repo=REPO,
             peak=args.peak,
             headroom=HEADROOM,
+            p95_ms=args.p95_ms,
             reports=work / "reports",
         )
     )
@@ -156,6 +157,7 @@ def main() -> None:
     parser.add_argument("--peak", type=float, default=60.0, help="expected peak, req/s (headroom 1.25)")
     parser.add_argument("--shared-cap", type=float, default=None, help="DEMO_SHARED_CAP_RPS")
     parser.add_argument("--service-ms", type=float, default=100.0, help="DEMO_SERVICE_MS_SEARCH")
+    parser.add_argument("--p95-ms", type=float, default=300.0, help="the stress SLO's p95 limit, ms")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run directory under DIR")
     args = parser.parse_args()
     dynos = [int(n) for n in args.dynos.split(",")]
