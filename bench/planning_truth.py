@@ -19,7 +19,8 @@ applies. A limit close to the service time breaks earlier, and more so with
 more dynos: the router picks a dyno at random, so each dyno's queue rises at
 a lower utilisation than one dyno fed evenly. Minutes per run.
 
-    .venv/bin/python bench/planning_truth.py [--dynos 1,2,3,4] [--peak 60] [--p95-ms 1000] [--shared-cap 60] [--keep DIR]
+    .venv/bin/python bench/planning_truth.py [--dynos 1,2,3,4] [--peak 60] [--p95-ms 1000]
+        [--shared-cap 60] [--keep DIR]
 """
 
 from __future__ import annotations
