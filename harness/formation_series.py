@@ -35,6 +35,7 @@ from harness.platform.signals import Interrupted, SignalPolicy
 from harness.platform.target import PlatformTarget
 from harness.report import render_report
 from harness.results.model import FormationRun, RunMeta, RunStatus
+from harness.results.rundir import RunDir
 from harness.results.store import RunStore, RunWriter
 from harness.run_record import dyno_groups, scale_up
 
@@ -61,6 +62,24 @@ def formation_dir_name(index: int, dynos: int, size: str, repeat: int | None = N
     """'2-4x-standard-2x' (the 2nd formation tested), with '-r3' for its third repeat."""
     name = f"{index + 1}-{dynos}x-{size.casefold()}"
     return name if repeat is None else f"{name}-r{repeat}"
+
+
+def generator_note(run_dir: Path) -> str | None:
+    """Whether steps judged at this formation were measured with the load generator lagging or
+    saturated (re-runs the search ignored do not count), said so the plan does not hide it."""
+    steps = RunDir.open(run_dir).steps
+    if steps.empty:
+        return None
+    notes = steps["note"].fillna("").astype(str)
+    judged = steps[(steps["kind"] != "recovery") & ~notes.str.startswith("ignored:")]
+    lagging = notes[judged.index].str.contains("generator lagging|generator saturated", regex=True)
+    limited = lagging | judged["generator_saturated"].fillna(False).astype(bool)
+    if not limited.any():
+        return None
+    return (
+        f"{int(limited.sum())} of {len(judged)} judged steps were measured with the load generator lagging "
+        "or saturated: this breaking point may be the generator's limit, not the app's."
+    )
 
 
 @dataclass(kw_only=True)
@@ -100,6 +119,9 @@ class FormationSeries:
             raise
         except HarnessError as exc:
             status, failure = RunStatus.FAILED, str(exc)
+            raise
+        except BaseException as exc:  # a bug or an unexpected exit: the run still closes as failed
+            status, failure = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
             raise
         finally:
             self._finish(parent, outcome, status, failure, time.monotonic() - started)
@@ -212,6 +234,7 @@ class FormationSeries:
                     ),
                     "verdict": record.verdict,
                     "failure": record.failure,
+                    "generator_note": generator_note(child.path),
                 }
             )
             self.entries[entry.index] = done

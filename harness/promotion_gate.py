@@ -56,13 +56,23 @@ class GateDecision:
 
 
 def check_promotable(config: Config) -> None:
-    """Refuse `--promote` before anything runs when there can be no pipeline to promote through."""
+    """Refuse `--promote` before anything runs when there can be no pipeline to promote through, or
+    no one verdict to gate on (a run over several formations is a capacity plan)."""
     if uses_emulator(config):
         raise ConfigError(
             "--promote needs a pipeline, and the emulator that `harness run` starts for itself has only "
             "the app under test: start one with `harness emulator serve`, couple the apps there (or use "
             "Heroku), point HEROKU_API_URL/HEROKU_API_KEY at it, or drop --promote.",
             field="--promote",
+        )
+    formations = config.target.formations
+    if len(formations) > 1:
+        raise ConfigError(
+            f"--promote gates a release on one formation, and target.formations lists {len(formations)}: "
+            "a run over several formations is a capacity plan, with no single verdict to gate on. List "
+            "only the formation to gate on (the production one), or drop --promote.",
+            file=config.source,
+            field="target.formations",
         )
 
 
@@ -73,11 +83,14 @@ def previous_release(store: RunStore, app: str, tested: int, exclude: Sequence[s
         for s in store.history(app=app)
         if s.release is not None and s.release < tested and s.status == RunStatus.COMPLETE
     ]
-    if not earlier:
-        return None
-    side = resolve_side(f"v{max(earlier)}", store, app=app)
-    runs = tuple(r for r in side.runs if r.record.run_id not in exclude)
-    return Side(label=side.label, runs=runs) if runs else None
+    for release in sorted(set(earlier), reverse=True):
+        try:
+            side = resolve_side(f"v{release}", store, app=app)
+        except ConfigError:
+            continue  # only runs over several formations measured it: no one-formation sample
+        runs = tuple(r for r in side.runs if r.record.run_id not in exclude)
+        return Side(label=side.label, runs=runs) if runs else None
+    return None
 
 
 def decide(

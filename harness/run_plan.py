@@ -125,7 +125,9 @@ def plan_run(config: Config, options: RunOptions, *, emulator: bool, prices: dic
         process = safe_scale.tested_process(spec, config.target.process_type)
         price = prices.get(process.size.casefold())
         formations.append(
-            PlannedFormation(process.describe(), None if price is None else price * spec.quantity)
+            PlannedFormation(
+                process.describe(), None if price is None else price * spec.quantity, dynos=spec.quantity
+            )
         )
     return plan_scenarios(
         selected_scenarios(config, options.scenario_names),

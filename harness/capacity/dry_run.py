@@ -61,6 +61,7 @@ class PlannedFormation:
 
     description: str
     cost_per_hour_usd: float | None
+    dynos: int = 1  # of the process type under test: what the test's dyno-hours count
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class TestPlan:
     cost_per_hour_usd: list[float | None]
     estimated_cost_usd: float | None
     repeats: int = 1
+    dyno_hours: float = 0.0  # of the process type under test, over all formations (load + scale time)
 
     def as_json(self) -> dict[str, Any]:
         """The plan for machines (`harness run --dry-run --json`)."""
@@ -87,6 +89,7 @@ class TestPlan:
             "load_s": self.load_s,
             "repeats": self.repeats,
             "estimated_cost_usd": self.estimated_cost_usd,
+            "dyno_hours": self.dyno_hours,
         }
 
 
@@ -178,14 +181,15 @@ def plan_run(
     formations: Sequence[PlannedFormation],
     repeats: int = 1,
 ) -> TestPlan:
-    """The dry-run plan: every formation runs every scenario `repeats` times; cost = USD/hour ×
-    (load + scale) time."""
+    """The dry-run plan: every formation runs every scenario `repeats` times; the test's cost is each
+    formation's dynos (and USD/hour) × its load + scale time, summed over the formations."""
     planned = [plan_scenario(s, expected) for s in scenarios]
     load_s = repeats * sum(p.estimate_s for p in planned)
     costs = [f.cost_per_hour_usd for f in formations]
+    hours_each = (load_s + SCALE_OVERHEAD_S) / 3600
     total = None
     if all(c is not None for c in costs):
-        total = sum((c or 0.0) * (load_s + SCALE_OVERHEAD_S) / 3600 for c in costs)
+        total = sum((c or 0.0) * hours_each for c in costs)
     return TestPlan(
         app=app,
         platform=platform,
@@ -195,4 +199,5 @@ def plan_run(
         cost_per_hour_usd=costs,
         estimated_cost_usd=total,
         repeats=repeats,
+        dyno_hours=sum(f.dynos for f in formations) * hours_each,
     )

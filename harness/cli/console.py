@@ -67,6 +67,10 @@ def plan_lines(plan: TestPlan) -> list[str]:
     minutes = plan.load_s / 60
     repeats = f" ({plan.repeats} repeats)" if plan.repeats > 1 else ""
     out.append(f"  load time ≈ {minutes:.1f} min per formation{repeats} (plus scale-up and restore)")
-    if plan.estimated_cost_usd is not None:
-        out.append(f"  estimated dyno cost ≈ ${plan.estimated_cost_usd:.2f}")
+    cost = plan.estimated_cost_usd
+    price = f"estimated dyno cost ≈ ${cost:.2f}" if cost is not None else "price unknown"
+    every = f"all {len(plan.formations)} formations" if len(plan.formations) > 1 else "the formation"
+    out.append(f"  test cost: {plan.dyno_hours:.2f} dyno-hours, {price} ({every}, load + scale-up time)")
+    if len(plan.formations) > 1:
+        out.append("  one run: the formations in turn, one run directory, one report with the capacity plan")
     return out

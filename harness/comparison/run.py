@@ -92,6 +92,7 @@ def resolve_side(spec: str, store: RunStore, *, app: str | None = None) -> Side:
     path = Path(spec)
     if (path / "run.json").is_file() or (store.reports_dir / spec / "run.json").is_file():
         run = store.open(spec)
+        _refuse_many_formations(run)
         return Side(label=_label(run.record), runs=_series_of(run, store))
     runs = _all_runs(store, app)
     series = [r for r in runs if r.record.series_id == spec]
@@ -110,6 +111,17 @@ def resolve_side(spec: str, store: RunStore, *, app: str | None = None) -> Side:
     )
 
 
+def _refuse_many_formations(run: RunDir) -> None:
+    """A run over several formations has no one breaking point: a side is one of its formations."""
+    formations = run.record.formations
+    if formations:
+        dirs = ", ".join(str(run.path / f.dir) for f in formations[:3])
+        raise ConfigError(
+            f"{run.path} is one run over {len(formations)} formations, with no single breaking point to "
+            f"compare. Give one formation's directory as the side instead (e.g. {dirs})."
+        )
+
+
 def _all_runs(store: RunStore, app: str | None) -> list[RunDir]:
     runs = []
     for path in store.run_dirs():
@@ -117,7 +129,8 @@ def _all_runs(store: RunStore, app: str | None) -> list[RunDir]:
             run = RunDir.open(path)
         except Exception:
             continue
-        if app is None or run.record.app == app:
+        # A run over several formations is no sample of one formation (its formations are, inside it).
+        if (app is None or run.record.app == app) and not run.record.formations:
             runs.append(run)
     return runs
 

@@ -141,6 +141,7 @@ def _formation_row(formation: FormationRun) -> dict[str, Any]:
         "cost_usd": formation.cost_usd,
         "report": f"{formation.dir}/report.html",
         "failure": formation.failure,
+        "generator_note": formation.generator_note,
     }
 
 
@@ -203,6 +204,7 @@ def plan_summary(run: RunDir, plan: CapacityPlan | None) -> dict[str, Any]:
                 "breaking_point": f.breaking_point.model_dump(mode="json") if f.breaking_point else None,
                 "duration_s": f.duration_s,
                 "cost_usd": f.cost_usd,
+                "generator_note": f.generator_note,
             }
             for f in record.formations
         ],

@@ -213,6 +213,7 @@ class FormationRun(_Model):
     breaking_point: BreakingPoint | None = None
     breaking_scenario: str | None = None  # the stress scenario the breaking point comes from
     repeat: int | None = None  # 1-based repeat of this formation (`repeat:`), each in its own directory
+    generator_note: str | None = None  # its figures may be the load generator's (lagging or saturated)
     verdict: RunVerdict | None = None
     failure: str | None = None
 

@@ -102,3 +102,56 @@ def api_client(emulator: EmulatorProcess) -> httpx.Client:
         headers={"Authorization": f"Bearer {emulator.token}", "Accept": ACCEPT},
         timeout=30.0,
     )
+
+
+# A multi-formation run on /search made slow (100 ms: 40 req/s per Standard-1X dyno), so the
+# load stays small on a shared CI machine; `config_vars` switch on the shared bottleneck.
+PLAN_PROFILE = """
+version: 1
+target:
+  app: harness-demo
+  platform: auto
+  formations: {formations}
+  emulator:
+    config_vars: {config_vars}
+load_generator:
+  request_timeout_s: 10
+locustfiles:
+  search: {{path: {repo}/locustfiles/search_only.py}}
+expected_peak: {{rps: {peak}}}
+required_headroom: 1.25
+reports_dir: {reports}
+scenarios:
+  - name: breaking-point
+    kind: stress
+    locustfile: search
+    start: {{rps: 10}}
+    max: {{rps: 300}}
+    growth: 2.0
+    tolerance: 0.1
+    ramp_s: 1
+    step_hold_s: 3
+    confirm_hold_s: 4
+    slo: {{p95_ms: 300, error_ratio: 0.01}}
+    recovery: {{level: {{rps: 10}}, window_s: 1, limit_s: 6}}
+"""
+PLAN_PER_DYNO_RPS = 40.0  # the demo app's /search at DEMO_SERVICE_MS_SEARCH=100: 4 slots / 0.1 s
+
+
+def write_plan_profile(
+    tmp_path: Path, dynos: list[int], *, peak: float, config_vars: dict[str, str] | None = None
+) -> Path:
+    """A scenarios.yaml testing `dynos` Standard-1X dynos in turn (reports under tmp_path/reports)."""
+    path = tmp_path / "scenarios.yaml"
+    formations = json.dumps([{"quantity": n, "size": "Standard-1X"} for n in dynos])
+    variables = json.dumps({"DEMO_SERVICE_MS_SEARCH": "100", **(config_vars or {})})
+    path.write_text(
+        PLAN_PROFILE.format(
+            formations=formations,
+            config_vars=variables,
+            repo=REPO,
+            peak=peak,
+            reports=tmp_path / "reports",
+        )
+    )
+    return path

@@ -172,6 +172,30 @@ def test_an_exception_in_the_body_restores(client: HerokuClient, store: JournalS
     assert store.read(APP) is None
 
 
+def test_rescale_journals_the_next_formation_and_still_restores_the_original(
+    emulator: EmulatorProcess, client: HerokuClient, store: JournalStore
+) -> None:
+    first = formation("web=2:Standard-1X", "worker=1:Standard-2X")
+    second = formation("web=3:Standard-2X", "worker=1:Standard-2X")
+    with FormationSession(client, APP, first, store=store, timeout_s=60, poll=FAST_POLL) as session:
+        result = session.rescale(second)
+        journal = store.read(APP)
+        assert journal is not None and (journal.original, journal.intended) == (BASE, second)
+        assert snapshot(client, APP) == second and result.target == second and session.result is result
+        up = [(d.type, d.size) for d in client.dynos(APP) if d.state is DynoState.UP]
+        assert up.count(("web", "Standard-2X")) == 3
+        emulator.fail_next_boots(APP, 20)  # the next move fails: the original still comes back
+        try:
+            with pytest.raises(FormationError, match="crashed"):
+                session.rescale(formation("web=4:Standard-2X", "worker=1:Standard-2X"))
+        finally:
+            emulator.fail_next_boots(APP, 0)
+    assert snapshot(client, APP) == BASE
+    assert store.read(APP) is None
+    with pytest.raises(RuntimeError, match="scaled session"):
+        session.rescale(second)
+
+
 def test_restore_retries_through_500_and_503(
     emulator: EmulatorProcess, client: HerokuClient, store: JournalStore
 ) -> None:

@@ -13,7 +13,8 @@ from harness.capacity.compare import Outcome
 from harness.capacity.verdict import judge_run
 from harness.cli.app import cli
 from harness.comparison import GateOutcome, compare_sides, resolve_side
-from harness.results import RunStore
+from harness.errors import ConfigError
+from harness.results import FormationRun, RunStore
 from tests.unit.results_synthetic import AppModel, synthetic_load, synthetic_meta, synthetic_stress
 
 
@@ -120,3 +121,28 @@ def test_a_base_measured_with_a_lagging_generator_is_flagged(store: RunStore) ->
     flagged = resolve_side("v51", store, app="harness-demo")
     warnings = [w for w in compare_sides(flagged, new).warnings if w.what == "load generator"]
     assert warnings and "saturated or lagging" in warnings[0].detail
+
+
+def test_a_run_over_many_formations_is_no_side_but_its_formations_are(store: RunStore) -> None:
+    # The newest run of v52 is one over two formations: by release, compare takes the v52 series.
+    meta = synthetic_meta(release=52)
+    parent = store.create("harness-demo", meta)
+    children = RunStore(parent.path / "formations")
+    for index, dynos in enumerate((1, 2)):
+        child = children.create("harness-demo", meta, name=f"{index + 1}-{dynos}x-standard-1x")
+        model = AppModel(capacity_rps=100.0 * dynos, seed=index)
+        child.add_scenario(synthetic_stress(model))
+        child.finish(judge=judge_run)
+    formations = [
+        FormationRun(index=i, dir=f"formations/{i + 1}-{n}x-standard-1x", size="Standard-1X", dynos=n)
+        for i, n in enumerate((1, 2))
+    ]
+    parent.update(formations=formations)
+    parent.finish()
+    with pytest.raises(ConfigError, match="one run over 2 formations") as refused:
+        resolve_side(str(parent.path), store)
+    assert str(parent.path / "formations" / "2-2x-standard-1x") in str(refused.value)
+    assert len(resolve_side("v52", store, app="harness-demo").runs) == 4
+    one = resolve_side(str(parent.path / "formations" / "2-2x-standard-1x"), store)
+    assert len(one.runs) == 1 and one.runs[0].record.breaking_point is not None
+    assert str(parent.path) in [h.path for h in store.history(app="harness-demo")]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from harness.capacity.dry_run import PlannedFormation, plan_run, planned_seconds, search_estimate_s
+from harness.cli.app import cli
 from harness.config import Level, StressScenario, load_config
 
 SHIPPED = Path(__file__).resolve().parents[2] / "scenarios.yaml"
@@ -66,3 +69,35 @@ def test_the_plan_prices_each_formation_for_load_plus_scaling_time() -> None:
         formations=[PlannedFormation("web=1:Mystery", None)],
     )
     assert unpriced.estimated_cost_usd is None and unpriced.as_json()["cost_per_hour_usd"] == [None]
+
+
+def test_the_test_itself_costs_the_dyno_hours_of_all_formations() -> None:
+    config = load_config(SHIPPED)
+    formations = [PlannedFormation(f"web={n}:Standard-2X", n * 50 / 720, dynos=n) for n in (1, 2, 4, 6)]
+    plan = plan_run(
+        config.scenarios,
+        expected=config.expected_peak,
+        app="a",
+        platform="Heroku",
+        formations=formations,
+        repeats=2,
+    )
+    hours = 13 * (plan.load_s + 120.0) / 3600  # 1 + 2 + 4 + 6 dynos, each for its load and scale time
+    assert plan.dyno_hours == pytest.approx(hours)
+    assert plan.estimated_cost_usd == pytest.approx(hours * 50 / 720)
+    assert plan.as_json()["dyno_hours"] == pytest.approx(hours)
+    assert plan.load_s == pytest.approx(2 * sum(s.estimate_s for s in plan.scenarios))
+
+
+def test_dry_run_prints_the_test_cost_of_every_formation(tmp_path: Path) -> None:
+    os.environ["HARNESS_STATE_DIR"] = str(tmp_path / "state")
+    result = CliRunner().invoke(cli, ["run", "--dry-run", "--scenarios", str(SHIPPED)])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if "test cost:" in x)
+    # The shipped file tests 1 and 2 Standard-1X dynos: 3 dynos for the load and scale time.
+    plan = load_config(SHIPPED)
+    assert [f.quantity for f in plan.target.formations] == [1, 2]
+    assert "dyno-hours, estimated dyno cost ≈ $" in line and "all 2 formations" in line
+    hours = float(line.split("test cost:")[1].split("dyno-hours")[0])
+    assert hours > 3 * 120 / 3600
+    assert "one report with the capacity plan" in result.output

@@ -12,7 +12,7 @@ from harness.comparison import compare_sides
 from harness.comparison.model import Side
 from harness.errors import EXIT_CONFIG, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_SLO_FAILED
 from harness.promotion_gate import decide, previous_release
-from harness.results import RunStore
+from harness.results import FormationRun, RunStore
 from harness.results.rundir import RunDir
 from tests.unit.results_synthetic import AppModel, synthetic_load, synthetic_meta, synthetic_stress
 
@@ -79,3 +79,25 @@ def test_promote_is_refused_up_front_on_the_emulator_harness_starts(tmp_path: Pa
     assert result.exit_code == EXIT_CONFIG, result.output
     assert "--promote needs a pipeline" in result.output
     assert not (tmp_path / "state").exists() or not any((tmp_path / "state").rglob("*.json"))
+
+
+def test_promote_is_refused_up_front_for_a_run_over_several_formations(tmp_path: Path) -> None:
+    shipped = (Path(__file__).resolve().parents[2] / "scenarios.yaml").read_text()
+    scenarios = tmp_path / "scenarios.yaml"
+    scenarios.write_text(shipped.replace("platform: auto ", "platform: heroku"))
+    env = {"HARNESS_STATE_DIR": str(tmp_path / "state"), "NETRC": str(tmp_path / "none")}
+    result = CliRunner().invoke(cli, ["run", "--promote", "--scenarios", str(scenarios)], env=env)
+    assert result.exit_code == EXIT_CONFIG, result.output
+    assert "--promote gates a release on one formation, and target.formations lists 2" in result.output
+
+
+def test_an_earlier_release_measured_only_over_several_formations_is_skipped(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "reports")
+    _series(store, 50, 200.0, 2)
+    plan = store.create("harness-demo", synthetic_meta(release=51))
+    plan.update(
+        formations=[FormationRun(index=0, dir="formations/1-1x-standard-1x", size="Standard-1X", dynos=1)]
+    )
+    plan.finish(judge=judge_run)
+    base = previous_release(store, "harness-demo", 52, [])
+    assert base is not None and base.label == "v50"

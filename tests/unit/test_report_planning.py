@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from harness.capacity.planning import plan_for_run
+from harness.measurements import SearchStatus
 from harness.report import render_report
 from harness.results import RunDir
 from harness.results.model import RunRecord, upgrade
-from tests.unit.plan_synthetic import PER_DYNO_RPS, write_plan_run
+from tests.unit.plan_synthetic import PER_DYNO_RPS, breaking_point, formation, write_plan_run
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,9 @@ def test_each_formation_keeps_its_own_results(linear_run: tuple[Path, str, dict[
     assert "formations/4-4x-standard-1x/report.html" in html
     assert html.count('<span class="badge fail">fail</span>') == 2  # 1 and 2 dynos fail their headroom
     assert "0.33 dyno-hours" in html  # (1 + 2 + 3 + 4) dynos × 2 minutes
+    up_front = re.search(r'<p class="meta" id="test-cost-summary">([^<]+)</p>', html)
+    assert up_front is not None and "0.33 dyno-hours over 4 formations, $0.0116" in up_front.group(1)
+    assert html.index('id="test-cost-summary"') < html.index('id="recommendation"')
     formations = summary["formations"]
     assert isinstance(formations, list) and [f["dynos"] for f in formations] == [1, 2, 3, 4]
     plan = summary["capacity_plan"]
@@ -118,3 +122,47 @@ def test_a_version_1_run_json_still_reads(tmp_path: Path) -> None:
     assert record.schema_version == 2 and record.formations == []
     (path / "run.json").write_text(json.dumps(data))
     assert RunDir.open(path).record.formations == []
+
+
+def test_repeats_of_a_formation_make_one_point_with_their_range(tmp_path: Path) -> None:
+    path = write_plan_run(tmp_path, {1: 100.0, 2: 200.0})
+    writer_record = RunDir.open(path).record
+    repeats = [
+        formation(2 + i, 2, rps).model_copy(update={"repeat": i + 1}) for i, rps in enumerate((180.0, 210.0))
+    ]
+    record = writer_record.model_copy(update={"formations": [*writer_record.formations, *repeats]})
+    plan = plan_for_run(record)
+    assert plan is not None
+    [size] = plan.sizes
+    two = next(f.point for f in size.formations if f.point.dynos == 2)
+    assert two.source == "repeats" and len(two.repeats) == 3
+    # Each repeat's centre is its bracket's midpoint (×1.05): the median and the range of the three.
+    assert two.rps == pytest.approx(200.0 * 1.05)
+    assert (two.low_rps, two.high_rps) == pytest.approx((180.0 * 1.05, 210.0 * 1.05))
+
+
+def test_an_aborted_search_is_no_capacity_point(tmp_path: Path) -> None:
+    path = write_plan_run(tmp_path, {1: 100.0, 2: 200.0})
+    record = RunDir.open(path).record
+    aborted = formation(2, 3, 150.0).model_copy(
+        update={"breaking_point": breaking_point(150.0, status=SearchStatus.ABORTED)}
+    )
+    plan = plan_for_run(record.model_copy(update={"formations": [*record.formations, aborted]}))
+    assert plan is not None
+    assert [f.point.dynos for f in plan.sizes[0].formations] == [1, 2]
+    assert plan.excluded == [
+        "3 × Standard-1X: the search was aborted or interrupted before it bracketed the capacity."
+    ]
+
+
+def test_a_formation_measured_with_the_generator_limited_is_flagged(tmp_path: Path) -> None:
+    path = write_plan_run(tmp_path, {1: 100.0, 2: 200.0})
+    record = RunDir.open(path).record
+    note = "3 of 5 judged steps were measured with the load generator lagging or saturated: …"
+    flagged = [record.formations[0], record.formations[1].model_copy(update={"generator_note": note})]
+    (path / "run.json").write_text(record.model_copy(update={"formations": flagged}).model_dump_json())
+    rendered = render_report(path, planner=plan_for_run)
+    html = rendered.html.read_text()
+    assert f'<p class="finding generator-flag">2 × Standard-1X: {note}</p>' in html
+    assert html.count("generator-limited") == 1
+    assert rendered.summary["formations"][1]["generator_note"] == note

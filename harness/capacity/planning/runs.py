@@ -52,8 +52,8 @@ def point_from_breaking_point(size: str, dynos: int, point: BreakingPoint | None
     """The capacity a search measured, or None when it measured none (broken at the start, or no rate)."""
     if point is None or point.sustainable_rps is None or point.sustainable_rps <= 0:
         return None
-    if point.status == SearchStatus.BROKEN_AT_START:
-        return None
+    if point.status in {SearchStatus.BROKEN_AT_START, SearchStatus.ABORTED}:
+        return None  # no capacity measured: it broke at once, or the search stopped before a bracket
     return point_from_bracket(
         size,
         dynos,
@@ -70,6 +70,10 @@ def _excluded(formation: FormationOutcome) -> str:
         return f"{formation.describe()}: no breaking point was measured (no stress scenario finished)."
     if point.status == SearchStatus.BROKEN_AT_START:
         return f"{formation.describe()}: it broke at the search's first level, so its capacity is unknown."
+    if point.status == SearchStatus.ABORTED:
+        return (
+            f"{formation.describe()}: the search was aborted or interrupted before it bracketed the capacity."
+        )
     return f"{formation.describe()}: the search measured no throughput."
 
 
