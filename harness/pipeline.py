@@ -243,7 +243,7 @@ class Pipeline:
     def run_scenarios(self, run: RunWriter, url: str) -> RunStatus:
         """Warm-up, then every selected scenario; an interrupt stops after the running one."""
         self.enter(Phase.WARMUP, run, url)
-        warm_up(url, stop_requested=lambda: self.signals.stop_requested)
+        warm_up(url, stop_requested=lambda: self.signals.stop_requested, verify=self.platform.tls_verify())
         size = next(
             (g.size for g in run.record.formation_tested if g.type == self.config.target.process_type), None
         )
@@ -262,6 +262,7 @@ class Pipeline:
                     quiet=self.options.quiet,
                     stop_requested=lambda: self.signals.stop_requested,
                     on_timeseries=run.append_timeseries,
+                    ca_file=self.platform.ca_file,
                 )
                 run.add_scenario(result, config=scenario)
                 self.events.scenario_done(result)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from harness.emulator.home import HOME_ENV
 from harness.emulator.server import DEFAULT_APP_NAME, ReadyInfo, ServerOptions, check_loopback, serve
 from harness.emulator.settings import RuntimeSettings
 from harness.errors import ConfigError, exit_codes_help
@@ -68,6 +69,7 @@ def _print_ready(info: ReadyInfo, token_generated: bool) -> None:
         click.echo(f"  API token:     the one you gave (--token / {TOKEN_ENV}); not shown")
     for name, app in info.apps.items():
         click.echo(f"  app {name}:  {app['web_url']}   (id {app['id']})")
+    click.echo(f"  HTTPS CA:      {info.ca_file}   (trust it to verify the apps' https:// URLs)")
     click.echo("Ctrl-C stops every dyno and exits.", nl=True)
 
 
@@ -116,6 +118,14 @@ def emulator() -> None:
     metavar="NAME=VALUE",
     help="Any other runtime setting, e.g. shutdown_grace_s=1 or crash_cooloff_s=1; repeatable.",
 )
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=HOME_ENV,
+    show_envvar=True,
+    default=None,
+    help="Emulator home: its HTTPS CA and app builds. Default: ~/.cache/harness/emulator.",
+)
 @click.option("--exit-with-parent", is_flag=True, hidden=True, help="Stop when the parent process is gone.")
 def serve_command(
     host: str,
@@ -128,6 +138,7 @@ def serve_command(
     metrics_interval: float | None,
     boot_delay: float | None,
     extra_settings: tuple[str, ...],
+    home: Path | None,
     exit_with_parent: bool,
 ) -> None:
     """Start the Platform API and every app's router and dynos; Ctrl-C/SIGTERM stops them all."""
@@ -147,5 +158,6 @@ def serve_command(
         ready_file=ready_file,
         exit_with_parent=exit_with_parent,
         settings=_settings(named, extra_settings),
+        home=home,
     )
     serve(options, lambda info: _print_ready(info, generated))

@@ -86,6 +86,7 @@ class ApiContext:
 
     controller: Controller
     token: str
+    ca_file: str = ""  # the routers' CA certificate (PEM file), for `GET /__emulator/tls`
     bucket: GcraBucket = field(default_factory=GcraBucket)
     faults: list[FaultRule] = field(default_factory=list)
     frozen_until: float = 0.0

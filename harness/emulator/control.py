@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import ssl
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,18 @@ def directory_digest(app_dir: Path) -> tuple[str, str, int]:
 class Controller:
     """Apps, their runtimes and log buffers, on the emulator's one asyncio loop."""
 
-    def __init__(self, platform: Platform, settings: RuntimeSettings, *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        settings: RuntimeSettings,
+        *,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.platform = platform
         self.settings = settings
         self.host = host
+        self.tls = tls  # the routers' TLS context (None: plain HTTP only)
         self.runtimes: dict[str, AppRuntime] = {}
         self.logs: dict[str, LogBuffer] = {}
 
@@ -263,6 +272,7 @@ class Controller:
             app_dir=app_dir,
             logs=self.log_buffer(app),
             settings=self.settings,
+            tls=self.tls,
         )
         self.runtimes[app.id] = runtime
         await runtime.start(host=self.host, router_port=0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,7 +31,14 @@ class AppRuntime:
     """The dynos and the router of one app. Create, `await start()`, drive, `await close()`."""
 
     def __init__(
-        self, *, app_id: str, app_name: str, app_dir: Path, logs: LogBuffer, settings: RuntimeSettings
+        self,
+        *,
+        app_id: str,
+        app_name: str,
+        app_dir: Path,
+        logs: LogBuffer,
+        settings: RuntimeSettings,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.app_id = app_id
         self.app_name = app_name
@@ -45,14 +53,16 @@ class AppRuntime:
         self._background: set[asyncio.Task[None]] = set()
         self._boot_failures = 0
         self._up_web: list[Backend] = []
-        self._router = Router(self)
+        self._router = Router(self, tls)
+        self._scheme = "https" if tls is not None else "http"
         self._metrics_task: asyncio.Task[None] | None = None
         self._closed = False
 
     async def start(self, *, host: str = "127.0.0.1", router_port: int = 0) -> None:
         """Start the router (no dynos yet: scale with `set_formation`)."""
         port = await self._router.start(host=host, port=router_port)
-        self.web_url = f"http://{host}:{port}/"
+        shown = f"[{host}]" if ":" in host else host
+        self.web_url = f"{self._scheme}://{shown}:{port}/"
         self._metrics_task = asyncio.get_running_loop().create_task(self._metrics_loop())
 
     # --- formation --------------------------------------------------------------------------
