@@ -15,39 +15,22 @@ did). Until then its `web_url` is null and it has no dynos.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import ssl
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.emulator.api_error import ApiError
+from harness.emulator.build import BuildResult, build_app
 from harness.emulator.logs import LogBuffer
 from harness.emulator.models import AddOnPlan, App, Formation, Release, Slug
 from harness.emulator.runtime import AppRuntime
 from harness.emulator.settings import RuntimeSettings
+from harness.emulator.slug import git_head, slug_files
 from harness.emulator.state import Platform
 from harness.emulator.supervisor import DynoInfo, ReleaseRef
 
-__all__ = ["Controller", "directory_digest"]
-
-SKIPPED_DIRS = {"__pycache__", ".git", ".venv", "node_modules"}
-
-
-def directory_digest(app_dir: Path) -> tuple[str, str, int]:
-    """(commit-like sha1 hex, `SHA256:` checksum, total bytes) of the app directory's files.
-
-    Stands in for a git commit and a slug checksum: it changes when the code does.
-    """
-    sha1, sha256, total = hashlib.sha1(), hashlib.sha256(), 0
-    for path in sorted(app_dir.rglob("*")):
-        if not path.is_file() or SKIPPED_DIRS.intersection(path.relative_to(app_dir).parts):
-            continue
-        data = path.read_bytes()
-        for digest in (sha1, sha256):
-            digest.update(str(path.relative_to(app_dir)).encode() + b"\0" + data)
-        total += len(data)
-    return sha1.hexdigest(), "SHA256:" + sha256.hexdigest(), total
+__all__ = ["Controller"]
 
 
 class Controller:
@@ -60,11 +43,16 @@ class Controller:
         *,
         host: str = "127.0.0.1",
         tls: ssl.SSLContext | None = None,
+        home: Path | None = None,
+        build_output: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.platform = platform
         self.settings = settings
         self.host = host
         self.tls = tls  # the routers' TLS context (None: plain HTTP only)
+        self.home = home  # where builds are cached (None: apps run on harness's interpreter, unbuilt)
+        self.build_output = build_output  # each build log line, as it comes
+        self.builds: dict[str, BuildResult] = {}  # by slug id
         self.runtimes: dict[str, AppRuntime] = {}
         self.logs: dict[str, LogBuffer] = {}
 
@@ -76,17 +64,23 @@ class Controller:
         try:
             for plan in addons:
                 self.platform.add_addon(app, plan)
-            runtime = await self._start_runtime(app, app_dir)
-            commit, checksum, size = directory_digest(app_dir)
+            build = await build_app(app_dir, self.home, self.build_output) if self.home else None
+            run_dir = build.slug_dir if build else app_dir
+            runtime = await self._start_runtime(app, run_dir, build.bin_dir if build else None)
+            files = slug_files(app_dir)
+            head = git_head(app_dir)
+            commit, description = head if head else (files.sha1, f"{app_dir.name} directory")
             slug = self.platform.create_slug(
                 app,
                 runtime.process_types,
                 commit=commit,
-                commit_description=f"{app_dir.name} directory",
-                size=size,
-                checksum=checksum,
-                source_dir=str(app_dir),
+                commit_description=description,
+                size=build.slug_size if build else files.size,
+                checksum=files.checksum,
+                source_dir=str(run_dir),
             )
+            if build is not None:
+                self.builds[slug.id] = build
             release = self.platform.deploy(app, slug.id, f"Deploy {commit[:8]}")
             self.log_api(app, f"Release v{release.version} created by user {self.platform.account.email}")
             await self._apply_release(app, release)
@@ -256,7 +250,8 @@ class Controller:
             return
         runtime = self.runtimes.get(app.id)
         if runtime is None:
-            await self._start_runtime(app, Path(slug.source_dir))
+            build = self.builds.get(slug.id)
+            await self._start_runtime(app, Path(slug.source_dir), build.bin_dir if build else None)
         elif runtime.app_dir.resolve() != Path(slug.source_dir).resolve():
             raise ApiError(
                 422,
@@ -265,7 +260,7 @@ class Controller:
                 "release slugs built from the same directory, or create a new app.",
             )
 
-    async def _start_runtime(self, app: App, app_dir: Path) -> AppRuntime:
+    async def _start_runtime(self, app: App, app_dir: Path, bin_dir: Path | None = None) -> AppRuntime:
         runtime = AppRuntime(
             app_id=app.id,
             app_name=app.name,
@@ -273,6 +268,7 @@ class Controller:
             logs=self.log_buffer(app),
             settings=self.settings,
             tls=self.tls,
+            bin_dir=bin_dir,
         )
         self.runtimes[app.id] = runtime
         await runtime.start(host=self.host, router_port=0)

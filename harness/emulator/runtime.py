@@ -39,10 +39,12 @@ class AppRuntime:
         logs: LogBuffer,
         settings: RuntimeSettings,
         tls: ssl.SSLContext | None = None,
+        bin_dir: Path | None = None,
     ) -> None:
         self.app_id = app_id
         self.app_name = app_name
         self.app_dir = Path(app_dir)
+        self.bin_dir = bin_dir  # the build's virtualenv bin, first on every dyno's PATH
         self.logs = logs
         self.settings = settings
         self.process_types: dict[str, str] = read_procfile(self.app_dir)

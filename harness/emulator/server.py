@@ -29,6 +29,7 @@ from aiohttp import web
 
 from harness.emulator.api import create_api
 from harness.emulator.api_error import ApiError
+from harness.emulator.build import BuildFailed
 from harness.emulator.context import ApiContext
 from harness.emulator.control import Controller
 from harness.emulator.home import emulator_home
@@ -119,7 +120,12 @@ class EmulatorServer:
         self.home = options.home or emulator_home()
         self.ca = ensure_ca(self.home)
         self.controller = Controller(
-            Platform(), options.settings, host=check_loopback(options.host), tls=self.ca.server_context()
+            Platform(),
+            options.settings,
+            host=check_loopback(options.host),
+            tls=self.ca.server_context(),
+            home=self.home,
+            build_output=_print_build_line,
         )
         self.context = ApiContext(
             controller=self.controller, token=options.token, ca_file=str(self.ca.cert_file)
@@ -165,6 +171,8 @@ class EmulatorServer:
             await self.controller.add_local_app(name, app_dir, addons=addons)
         except HarnessError:  # e.g. a Procfile that does not parse: already says what to do
             raise
+        except BuildFailed as exc:  # its log went to the output line by line
+            raise EmulatorError(f"The build of app {name!r} from {app_dir} failed. {exc}") from exc
         except ApiError as exc:
             raise EmulatorError(f"Cannot create app {name!r} from {app_dir}: {exc.message}") from exc
 
@@ -180,6 +188,11 @@ class EmulatorServer:
         if self.options.ready_file is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.options.ready_file.unlink()
+
+
+def _print_build_line(line: str) -> None:
+    """A build log line on the emulator's output, as `git push heroku` shows the build."""
+    print(line, flush=True)
 
 
 def write_private_json(path: Path, data: dict[str, Any]) -> None:
