@@ -24,6 +24,7 @@ import pandas as pd
 
 from harness.capacity.diagnosis import build_view
 from harness.load.request_ids import TAPE
+from harness.measurements import StepKind
 from harness.platform.heroku import HerokuClient
 from harness.platform.logsession import LogStream, StreamOptions
 from harness.results.rundir import RunDir
@@ -124,6 +125,14 @@ def build_server_view(run_path: str | Path, *, dyno_size: str | None = None) -> 
     )
 
 
+# Steps whose SLO verdict says something about capacity: not warm-ups, ramps, or the recovery and
+# cool-down after an overload (those break because of the overload before them), and not a step the
+# search ignored and re-ran (a lagging generator, a saturated CPU).
+JUDGED_KINDS = frozenset(
+    k.value for k in (StepKind.HOLD, StepKind.PROBE, StepKind.BISECT, StepKind.CONFIRM, StepKind.SPIKE)
+)
+
+
 def step_spans(run: RunDir) -> list[StepSpan]:
     """The run's measured steps (steps.csv) as windows to correlate with."""
     spans = []
@@ -132,6 +141,7 @@ def step_spans(run: RunDir) -> list[StepSpan]:
         if start is None or end is None:
             continue
         ok = row.get("ok")
+        judged = _text(row.get("kind")) in JUDGED_KINDS and not _text(row.get("note")).startswith("ignored")
         spans.append(
             StepSpan(
                 scenario=str(row.get("scenario") or ""),
@@ -146,7 +156,7 @@ def step_spans(run: RunDir) -> list[StepSpan]:
                 client_p50_ms=_number(row.get("p50_ms")),
                 client_p95_ms=_number(row.get("p95_ms")),
                 client_error_ratio=_number(row.get("error_ratio")),
-                ok=None if _missing(ok) else bool(ok),
+                ok=None if _missing(ok) or not judged else bool(ok),
             )
         )
     return spans

@@ -148,6 +148,7 @@ class Bottleneck(enum.StrEnum):
 
     ROUTER_QUEUEING = "router_queueing"  # requests wait for a dyno (H11/H12, service ≪ client latency)
     DYNO_CPU = "dyno_cpu"  # load average above the dyno's share, service time rising
+    DYNO_WAIT = "dyno_wait"  # service time rising with the CPU idle: workers, a lock, a downstream call
     MEMORY = "memory"  # R14/R15, swap
     APP_ERRORS = "app_errors"  # the dynos answer 5xx themselves, or crash
     NONE = "none"  # nothing stood out

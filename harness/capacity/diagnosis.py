@@ -119,6 +119,7 @@ def diagnose(view: ServerView, events: Sequence[DynoEvent] = ()) -> Diagnosis:
     cases = [
         _queueing(focus, view),
         _cpu(focus, baseline, view.load_limit or 1.0, view.dyno_size),
+        _dyno_wait(focus, baseline, view.load_limit or 1.0),
         _memory(focus, view, events),
         _app_errors(focus, view),
     ]
@@ -162,6 +163,7 @@ def diagnose(view: ServerView, events: Sequence[DynoEvent] = ()) -> Diagnosis:
 _NAMES = {
     Bottleneck.ROUTER_QUEUEING: "Router queueing",
     Bottleneck.DYNO_CPU: "Dyno CPU",
+    Bottleneck.DYNO_WAIT: "Waiting inside the dyno (workers, a lock or a downstream call, not CPU)",
     Bottleneck.MEMORY: "Memory",
     Bottleneck.APP_ERRORS: "Errors in the app",
 }
@@ -229,6 +231,23 @@ def _cpu(step: StepServer, baseline: StepServer | None, limit: float, size: str 
     return case
 
 
+def _dyno_wait(step: StepServer, baseline: StepServer | None, limit: float) -> _Case:
+    """Service time rising inside the dyno while its CPU is not busy: requests queue for a worker,
+    a lock or a downstream call (gunicorn's sync workers, a small DB pool) — more CPU would not help."""
+    case = _Case(Bottleneck.DYNO_WAIT)
+    before = baseline.service_p50_ms if baseline is not None and baseline is not step else None
+    now = step.service_p50_ms
+    if not (before and now and now >= 1.5 * before):
+        return case
+    score = 2 if now >= 3 * before else 1
+    load = max(step.load_max.values(), default=None)
+    if load is not None and load >= limit:
+        return case  # the CPU case explains it
+    idle = f", while the load average stayed at {load:.2f} (under {limit:.1f})" if load is not None else ""
+    case.add(score, f"service time inside the dyno rose from {_ms(before)} to {_ms(now)}{idle}")
+    return case
+
+
 def _memory(step: StepServer, view: ServerView, events: Sequence[DynoEvent]) -> _Case:
     case = _Case(Bottleneck.MEMORY)
     upto = [e for e in events if e.ts <= step.end_ts]
@@ -276,7 +295,10 @@ def _evidence(best: _Case, step: StepServer, view: ServerView) -> tuple[Evidence
         caveats.append(f"Only {step.router_requests} router lines fell in that step.")
     if view.stream.reconnects or view.stream.dropped or view.stream.l10:
         caveats.append("The log stream was incomplete (see below).")
-    if best.cause in (Bottleneck.DYNO_CPU, Bottleneck.MEMORY) and not view.metrics_present:
+    if (
+        best.cause in (Bottleneck.DYNO_CPU, Bottleneck.DYNO_WAIT, Bottleneck.MEMORY)
+        and not view.metrics_present
+    ):
         caveats.append("No runtime metrics arrived, so this rests on the router alone.")
     if caveats:
         level -= 1

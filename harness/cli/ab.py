@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from harness.cli.app import app_option, scenarios_option
+from harness.cli.app import app_option, promote_options, scenarios_option
 from harness.cli.compare import exit_code_for, render_table
 from harness.cli.console import Console
 from harness.comparison import compare_sides, resolve_side
@@ -14,6 +14,7 @@ from harness.comparison.run import DEFAULT_GATES, METRICS
 from harness.config import load_config
 from harness.errors import ConfigError
 from harness.pipeline import run_pipeline
+from harness.promotion_gate import check_promotable, gate_run
 from harness.results.store import RunStore
 from harness.run_plan import RunOptions
 
@@ -44,6 +45,7 @@ def _version(text: str, option: str) -> int:
     "--inconclusive", type=click.Choice(["code", "fail", "pass"]), default="code", show_default=True
 )
 @click.option("--yes", "confirm", is_flag=True, help="Allow a formation over the guards' ceilings.")
+@promote_options
 @click.option("--quiet", "-q", is_flag=True, help="Only the comparison.")
 def ab_command(
     scenario_names: tuple[str, ...],
@@ -56,6 +58,8 @@ def ab_command(
     gates: tuple[str, ...],
     inconclusive: str,
     confirm: bool,
+    promote: bool,
+    promote_to: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Run the scenarios on BASE and NEW in turn (ABBA…, so drift cancels) on one scaled formation,
@@ -68,6 +72,8 @@ def ab_command(
     versions = (_version(base, "--base"), _version(new, "--new"))
     if versions[0] == versions[1]:
         raise ConfigError("--base and --new name the same release; an A/B test needs two.", field="--new")
+    if promote or promote_to:
+        check_promotable(config)
     options = RunOptions(
         scenario_names=scenario_names, app=app, confirm=confirm, quiet=quiet, repeat=repeat, ab=versions
     )
@@ -84,4 +90,19 @@ def ab_command(
         gates=gates or DEFAULT_GATES,
     )
     click.echo(render_table(comparison))
-    sys.exit(exit_code_for(comparison.outcome, inconclusive))
+    exit_code = exit_code_for(comparison.outcome, inconclusive)
+    if promote or promote_to:
+        new_side = [run.path for run in resolve_side(f"{series}-b", store).runs]
+        decision = gate_run(
+            config,
+            app or config.target.app,
+            new_side,
+            comparison=comparison,
+            inconclusive=inconclusive,
+            to=promote_to,
+            progress=click.echo,
+        )
+        for line in decision.lines():
+            click.echo(line)
+        exit_code = max(exit_code, decision.exit_code)
+    sys.exit(exit_code)

@@ -87,6 +87,23 @@ def app_option(f: F) -> F:
     return click.option("--app", "-a", "app", default=None, help="App name on Heroku (or the emulator).")(f)
 
 
+def promote_options(f: F) -> F:
+    """`--promote` and `--promote-to APP`: the release gate after a test (see promotion_gate.py)."""
+    f = click.option(
+        "--promote-to",
+        "promote_to",
+        multiple=True,
+        metavar="APP",
+        help="Promote to these apps, not the next stage.",
+    )(f)
+    return click.option(
+        "--promote",
+        is_flag=True,
+        help="Afterwards, promote the tested release through the app's pipeline if every SLO held and "
+        "nothing regressed.",
+    )(f)
+
+
 def format_option(f: F) -> F:
     """`--format table|json|csv` for commands that print records."""
     return click.option(

@@ -7,13 +7,14 @@ import sys
 
 import click
 
-from harness.cli.app import app_option, scenarios_option
+from harness.cli.app import app_option, promote_options, scenarios_option
 from harness.cli.console import Console, plan_lines
 from harness.config import Config, load_config
 from harness.errors import EXIT_OK, HarnessError
 from harness.pipeline import run_pipeline
 from harness.platform.guard import price_table
 from harness.platform.target import uses_emulator
+from harness.promotion_gate import check_promotable, gate_run
 from harness.run_plan import RunOptions, check_offline, plan_run
 
 __all__ = ["run_command"]
@@ -37,6 +38,7 @@ __all__ = ["run_command"]
     default=None,
     help="Measure the scenarios N times per formation, each in its own run directory (for `compare`).",
 )
+@promote_options
 @click.option("--quiet", "-q", is_flag=True, help="Only the verdict and the report path.")
 @click.option("--json", "as_json", is_flag=True, help="Print the machine summary as JSON on stdout.")
 def run_command(
@@ -48,6 +50,8 @@ def run_command(
     workers: int | None,
     expect_workers: int | None,
     repeat: int | None,
+    promote: bool,
+    promote_to: tuple[str, ...],
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -57,6 +61,8 @@ def run_command(
     local emulator with the bundled demo app.
     """
     config = load_config(scenarios_path)
+    if promote or promote_to:
+        check_promotable(config)
     options = RunOptions(
         scenario_names=scenario_names,
         app=app,
@@ -79,7 +85,15 @@ def run_command(
             click.echo(f"report: {report}")
         if result.interrupted:
             click.echo("interrupted: the formation was restored; the run directory is marked incomplete.")
-    sys.exit(result.exit_code)
+    exit_code = result.exit_code
+    if (promote or promote_to) and not result.interrupted:
+        decision = gate_run(
+            config, app or config.target.app, result.run_dirs, to=promote_to, progress=click.echo
+        )
+        for line in decision.lines():
+            click.echo(line, err=as_json)
+        exit_code = max(exit_code, decision.exit_code)
+    sys.exit(exit_code)
 
 
 def _dry_run(config: Config, options: RunOptions, *, as_json: bool) -> int:

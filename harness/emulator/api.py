@@ -27,13 +27,12 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from harness.emulator import admin, logplex, render
+from harness.emulator import admin, api_pipelines, logplex, render
 from harness.emulator.api_error import ApiError
 from harness.emulator.context import (
     ADMIN_PREFIX,
@@ -47,8 +46,9 @@ from harness.emulator.context import (
     context_of,
     error_response,
     json_body,
+    paged,
 )
-from harness.emulator.ranges import Key, paginate, parse_range
+from harness.emulator.ranges import Key
 from harness.emulator.sizes import DYNO_SIZES, find_dyno_size
 
 __all__ = ["ROUTES", "create_api"]
@@ -181,24 +181,6 @@ async def _journal(request: web.Request, response: web.StreamResponse, request_i
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _paged(
-    request: web.Request,
-    items: Sequence[T],
-    fields: Sequence[str],
-    key: Callable[[T, str], Key],
-    render_one: Callable[[T], Any],
-) -> web.Response:
-    """One page of a list, with Content-Range (and Next-Range + 206 when truncated)."""
-    spec = parse_range(request.headers.get("Range"), fields)
-    page = paginate(items, spec, key)
-    response = web.json_response([render_one(item) for item in page.items], status=page.status)
-    response.headers["Content-Range"] = page.content_range
-    if page.next_range:
-        response.headers["Next-Range"] = page.next_range
-    response.headers["Accept-Ranges"] = ", ".join(fields)
-    return response
-
-
 def _attr_key(item: Any, name: str) -> Key:
     value = getattr(item, name)
     return value if isinstance(value, int) else str(value)
@@ -224,7 +206,7 @@ async def get_rate_limits(request: web.Request) -> web.Response:
 async def list_apps(request: web.Request) -> web.Response:
     """`GET /apps` (Range fields id, name)."""
     platform = context_of(request).controller.platform
-    return _paged(
+    return paged(
         request,
         list(platform.apps.values()),
         ["id", "name"],
@@ -282,7 +264,7 @@ def _formation_key(item: Any, name: str) -> Key:
 async def list_formation(request: web.Request) -> web.Response:
     """`GET /apps/{app}/formation` (Range fields id, type, name)."""
     app = app_of(request)
-    return _paged(
+    return paged(
         request,
         list(app.formation.values()),
         ["id", "type", "name"],
@@ -320,7 +302,7 @@ async def list_dynos(request: web.Request) -> web.Response:
     """`GET /apps/{app}/dynos` (Range fields id, name)."""
     app = app_of(request)
     dynos = context_of(request).controller.dynos(app)
-    return _paged(request, dynos, ["id", "name"], _attr_key, lambda d: render.dyno_json(app, d))
+    return paged(request, dynos, ["id", "name"], _attr_key, lambda d: render.dyno_json(app, d))
 
 
 async def get_dyno(request: web.Request) -> web.Response:
@@ -358,7 +340,7 @@ async def list_releases(request: web.Request) -> web.Response:
     """`GET /apps/{app}/releases` (Range fields version, id)."""
     app = app_of(request)
     platform = context_of(request).controller.platform
-    return _paged(
+    return paged(
         request, app.releases, ["version", "id"], _attr_key, lambda r: render.release_json(app, r, platform)
     )
 
@@ -417,14 +399,14 @@ async def update_config(request: web.Request) -> web.Response:
 async def list_addons(request: web.Request) -> web.Response:
     """`GET /apps/{app}/addons` (Range fields id, name)."""
     app = app_of(request)
-    return _paged(request, app.addons, ["id", "name"], _attr_key, lambda a: render.addon_json(app, a))
+    return paged(request, app.addons, ["id", "name"], _attr_key, lambda a: render.addon_json(app, a))
 
 
 async def list_dyno_sizes(request: web.Request) -> web.Response:
     """`GET /dyno-sizes` (also `/apps/{app}/available-dyno-sizes`, which checks the app)."""
     if "app" in request.match_info:
         app_of(request)
-    return _paged(request, list(DYNO_SIZES), ["id", "name"], _attr_key, render.dyno_size_json)
+    return paged(request, list(DYNO_SIZES), ["id", "name"], _attr_key, render.dyno_size_json)
 
 
 async def get_dyno_size(request: web.Request) -> web.Response:
@@ -479,6 +461,6 @@ def create_api(context: ApiContext) -> web.Application:
     """The aiohttp application serving the Platform API, log sessions and the admin knobs."""
     application = web.Application(middlewares=[conventions])
     application[CONTEXT] = context
-    for method, path, handler in [*ROUTES, *logplex.ROUTES, *admin.ROUTES]:
+    for method, path, handler in [*ROUTES, *api_pipelines.ROUTES, *logplex.ROUTES, *admin.ROUTES]:
         application.router.add_route(method, path, handler)
     return application

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -21,6 +21,8 @@ from harness.emulator.api_error import ApiError
 from harness.emulator.control import Controller
 from harness.emulator.logs import LogSubscription
 from harness.emulator.models import App
+from harness.emulator.pipelines import PipelineStore
+from harness.emulator.ranges import Key, paginate, parse_range
 from harness.emulator.ratelimit import GcraBucket
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "context_of",
     "error_response",
     "json_body",
+    "paged",
 ]
 
 ADMIN_PREFIX = "/__emulator/"
@@ -48,6 +51,7 @@ FAULT_MESSAGES = {
     503: "API is unavailable (injected by the emulator).",
     429: "Your account reached the API rate limit (injected by the emulator).",
 }
+T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -95,6 +99,10 @@ class ApiContext:
     sessions: dict[str, LogSession] = field(default_factory=dict)
     subscriptions: set[LogSubscription] = field(default_factory=set)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+    pipelines: PipelineStore = field(init=False)  # pipelines, couplings, promotions (api_pipelines.py)
+
+    def __post_init__(self) -> None:
+        self.pipelines = PipelineStore(self.controller.platform)
 
     def take_fault(self, method: str, path: str) -> int | None:
         """The status of the first matching injected fault (consumed), if any."""
@@ -142,3 +150,21 @@ async def json_body(request: web.Request) -> dict[str, Any]:
 def app_of(request: web.Request) -> App:
     """The app named (by id or name) in the path; 404 "Couldn't find that app." otherwise."""
     return context_of(request).controller.platform.find_app(request.match_info["app"])
+
+
+def paged(
+    request: web.Request,
+    items: Sequence[T],
+    fields: Sequence[str],
+    key: Callable[[T, str], Key],
+    render_one: Callable[[T], Any],
+) -> web.Response:
+    """One page of a list, with Content-Range (and Next-Range + 206 when truncated)."""
+    spec = parse_range(request.headers.get("Range"), fields)
+    page = paginate(items, spec, key)
+    response = web.json_response([render_one(item) for item in page.items], status=page.status)
+    response.headers["Content-Range"] = page.content_range
+    if page.next_range:
+        response.headers["Next-Range"] = page.next_range
+    response.headers["Accept-Ranges"] = ", ".join(fields)
+    return response

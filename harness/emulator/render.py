@@ -26,6 +26,7 @@ __all__ = [
     "formation_json",
     "iso",
     "log_session_json",
+    "named_ref",
     "release_json",
     "slug_json",
 ]
@@ -45,6 +46,9 @@ def iso(moment: datetime | None) -> str | None:
 def _named(kind: str, name: str) -> JSON:
     """`{id, name}` for fixed things (stack, region, generation): a stable uuid5 of the name."""
     return {"id": str(uuid.uuid5(_NAMESPACE, f"{kind}:{name}")), "name": name}
+
+
+named_ref = _named  # public for the API modules outside this one (pipelines)
 
 
 def _app_ref(app: App) -> JSON:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from harness.errors import ResultsError
 from harness.measurements import (
     BreakingPoint,
+    LatencyBasis,
     LevelInfo,
     LevelMode,
     Recovery,
@@ -293,11 +294,13 @@ class RunRecord(RunMeta):
         return next((s for s in self.scenarios if s.kind == ScenarioKind.LOAD), None)
 
     def p95_at_expected_ms(self) -> float | None:
-        """Total p95 of the expected-load scenario's judged window."""
+        """Total p95 of the expected-load scenario's judged window, on the latency its SLOs judged
+        (from the intended start by default), so the verdict sentence and the SLO table agree."""
         scenario = self.expected_load_scenario()
         if scenario is None or scenario.judged is None:
             return None
-        return scenario.judged.total.latency.p95_ms
+        basis = scenario.limits.latency_basis if scenario.limits is not None else LatencyBasis.INTENDED
+        return scenario.judged.total.latency_for(basis).p95_ms
 
 
 def redact(value: Any) -> Any:

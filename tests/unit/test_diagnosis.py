@@ -147,6 +147,24 @@ def test_dyno_cpu_with_rising_service_time() -> None:
     assert view.steps[1].load_max == {"web.1": 2.6}
 
 
+def test_service_time_rising_with_an_idle_cpu_is_waiting_inside_the_dyno_not_cpu() -> None:
+    low, low_client = requests(T0, 100, service=40.0, client_ms=44.0)
+    high, high_client = requests(T0 + 20, 100, service=460.0, client_ms=466.0)
+    steps = [span(1, T0, level=40, p50=44.0), span(2, T0 + 20, level=220, p50=466.0, ok=False)]
+    view = build_view(
+        steps,
+        low + high,
+        metrics(T0, load=0.04) + metrics(T0 + 20, load=0.05),
+        [],
+        low_client + high_client,
+        dyno_size="Standard-1X",
+    )
+    d = view.diagnosis
+    assert d.bottleneck is Bottleneck.DYNO_WAIT and d.evidence is Evidence.MODERATE, d.text
+    assert "from 40 ms to 460 ms, while the load average stayed at 0.05 (under 1.0)" in d.text
+    assert "not CPU" in d.text
+
+
 def test_memory_from_r14_and_swap() -> None:
     router, client = requests(T0, 100, service=30.0, client_ms=35.0)
     events = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -109,3 +110,29 @@ def test_client_requests_round_trip(tmp_path: Path) -> None:
     with open(tmp_path / "requests.csv", "a") as f:
         f.write("not,a,row\n")
     assert read_client_requests(tmp_path) == rows
+
+
+def test_only_steps_that_judge_capacity_can_be_the_diagnosed_one(tmp_path: Path) -> None:
+    """A recovery after the overload, a warm-up, or a step the search ignored and re-ran (a lagging
+    generator) breaks for reasons other than the app's capacity: it is never the focus."""
+    from harness.server_capture import step_spans
+    from tests.unit.server_synthetic import synthetic_run
+
+    run = synthetic_run(tmp_path / "reports")
+    steps_csv = run.path / "steps.csv"
+    with steps_csv.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    probes = [r for r in rows if r["kind"] == "probe"]
+    probes[0]["ok"], probes[0]["note"] = "False", "ignored: generator lagging (scheduling lag p99 31 ms)"
+    for row in rows:
+        if row["kind"] == "recovery":
+            row["ok"] = "False"
+    with steps_csv.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    spans = step_spans(type(run).open(run.path))
+    assert {s.ok for s in spans if s.kind == "recovery"} == {None}
+    first_probe = next(s for s in spans if s.kind == "probe")
+    assert first_probe.ok is None
+    assert any(s.ok is False for s in spans if s.kind in ("probe", "bisect"))
