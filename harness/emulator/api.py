@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from harness.emulator import admin, api_pipelines, logplex, render
+from harness.emulator import admin, api_builds, api_pipelines, logplex, render
 from harness.emulator.api_error import ApiError
 from harness.emulator.context import (
     ADMIN_PREFIX,
@@ -461,6 +461,12 @@ def create_api(context: ApiContext) -> web.Application:
     """The aiohttp application serving the Platform API, log sessions and the admin knobs."""
     application = web.Application(middlewares=[conventions])
     application[CONTEXT] = context
-    for method, path, handler in [*ROUTES, *api_pipelines.ROUTES, *logplex.ROUTES, *admin.ROUTES]:
+    for method, path, handler in [
+        *ROUTES,
+        *api_pipelines.ROUTES,
+        *api_builds.ROUTES,
+        *logplex.ROUTES,
+        *admin.ROUTES,
+    ]:
         application.router.add_route(method, path, handler)
     return application

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from harness.emulator.deploy import deploy_directory
 from harness.emulator.home import HOME_ENV
 from harness.emulator.server import DEFAULT_APP_NAME, ReadyInfo, ServerOptions, check_loopback, serve
 from harness.emulator.settings import RuntimeSettings
@@ -161,3 +162,27 @@ def serve_command(
         home=home,
     )
     serve(options, lambda info: _print_ready(info, generated))
+
+
+@emulator.command("deploy", epilog=exit_codes_help())
+@click.argument("app")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--api-url",
+    envvar="HEROKU_API_URL",
+    show_envvar=True,
+    required=True,
+    help="The emulator's Platform API URL.",
+)
+@click.option("--token", envvar=TOKEN_ENV, show_envvar=True, required=True, help="The emulator's API token.")
+@click.option(
+    "--version",
+    "source_version",
+    default=None,
+    help="What the release records as the commit when "
+    "DIRECTORY is not a git repository (default: a digest of its files).",
+)
+def deploy_command(app: str, directory: Path, api_url: str, token: str, source_version: str | None) -> None:
+    """Build DIRECTORY (as the Python buildpack does) and release it to APP: a new slug and release."""
+    build = deploy_directory(api_url, token, app, directory, echo=click.echo, version=source_version)
+    click.echo(f"Released {app}: build {build['id']}, release {build['release']['id']}")

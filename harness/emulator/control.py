@@ -24,6 +24,7 @@ from harness.emulator.api_error import ApiError
 from harness.emulator.build import BuildResult, build_app
 from harness.emulator.logs import LogBuffer
 from harness.emulator.models import AddOnPlan, App, Formation, Release, Slug
+from harness.emulator.procfile import read_procfile
 from harness.emulator.runtime import AppRuntime
 from harness.emulator.settings import RuntimeSettings
 from harness.emulator.slug import git_head, slug_files
@@ -66,28 +67,34 @@ class Controller:
                 self.platform.add_addon(app, plan)
             build = await build_app(app_dir, self.home, self.build_output) if self.home else None
             run_dir = build.slug_dir if build else app_dir
-            runtime = await self._start_runtime(app, run_dir, build.bin_dir if build else None)
-            files = slug_files(app_dir)
-            head = git_head(app_dir)
-            commit, description = head if head else (files.sha1, f"{app_dir.name} directory")
-            slug = self.platform.create_slug(
-                app,
-                runtime.process_types,
-                commit=commit,
-                commit_description=description,
-                size=build.slug_size if build else files.size,
-                checksum=files.checksum,
-                source_dir=str(run_dir),
-            )
-            if build is not None:
-                self.builds[slug.id] = build
-            release = self.platform.deploy(app, slug.id, f"Deploy {commit[:8]}")
-            self.log_api(app, f"Release v{release.version} created by user {self.platform.account.email}")
-            await self._apply_release(app, release)
+            await self._start_runtime(app, run_dir, build.bin_dir if build else None)
+            slug = self.record_slug(app, app_dir, build)
+            await self.deploy(app, slug.id, None)
         except BaseException:
             await self.delete_app(app)
             raise
         return app
+
+    def record_slug(
+        self, app: App, source_dir: Path, build: BuildResult | None, *, version: str | None = None
+    ) -> Slug:
+        """The slug a build made of `source_dir`: its commit is the directory's git HEAD (else `version`,
+        else a digest of its files), its size the slug's; dynos run from the build's slug directory."""
+        files = slug_files(source_dir)
+        head = git_head(source_dir)
+        commit, description = head if head else (version or files.sha1, f"{source_dir.name} directory")
+        slug = self.platform.create_slug(
+            app,
+            read_procfile(build.slug_dir if build else source_dir),
+            commit=commit,
+            commit_description=description,
+            size=build.slug_size if build else files.size,
+            checksum=files.checksum,
+            source_dir=str(build.slug_dir if build else source_dir),
+        )
+        if build is not None:
+            self.builds[slug.id] = build
+        return slug
 
     def create_app(self, name: str | None, *, region: str | None = None, stack: str | None = None) -> App:
         """A blank app (no release, no dynos) as `POST /apps` makes it."""
@@ -162,6 +169,10 @@ class Controller:
         runtime = self.runtimes.get(app.id)
         if runtime is None:
             return
+        slug = self.platform.slug_of(release)
+        if slug is not None and slug.source_dir is not None:  # a deploy or rollback brings its own code
+            build = self.builds.get(slug.id)
+            runtime.use_slug(Path(slug.source_dir), build.bin_dir if build else None)
         ref = ReleaseRef(release.id, release.version)
         # Restart what runs first (new specs for every type), then let the formation add what is missing.
         await runtime.restart(release=ref, env=release.config)
@@ -252,13 +263,6 @@ class Controller:
         if runtime is None:
             build = self.builds.get(slug.id)
             await self._start_runtime(app, Path(slug.source_dir), build.bin_dir if build else None)
-        elif runtime.app_dir.resolve() != Path(slug.source_dir).resolve():
-            raise ApiError(
-                422,
-                "invalid_params",
-                "This emulator app already runs code from another directory; "
-                "release slugs built from the same directory, or create a new app.",
-            )
 
     async def _start_runtime(self, app: App, app_dir: Path, bin_dir: Path | None = None) -> AppRuntime:
         runtime = AppRuntime(

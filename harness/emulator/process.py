@@ -36,7 +36,8 @@ from harness.errors import EmulatorError
 __all__ = ["EmulatorProcess"]
 
 TOKEN_ENV = "HARNESS_EMULATOR_TOKEN"
-READY_TIMEOUT_S = 60.0
+# Ready means built: an app's first build installs its dependencies from PyPI (cached after that).
+READY_TIMEOUT_S = 600.0
 STOP_TIMEOUT_S = 30.0
 ADMIN_TIMEOUT_S = 30.0
 # Settings with a dedicated `serve` flag; every other RuntimeSettings field goes through --setting.

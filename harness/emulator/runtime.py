@@ -60,6 +60,12 @@ class AppRuntime:
         self._metrics_task: asyncio.Task[None] | None = None
         self._closed = False
 
+    def use_slug(self, app_dir: Path, bin_dir: Path | None) -> None:
+        """Run another slug's code from now on (a deploy or rollback): processes started after this
+        (the release's restart) run from `app_dir` with `bin_dir` first on PATH."""
+        self.process_types = read_procfile(app_dir)
+        self.app_dir, self.bin_dir = Path(app_dir), bin_dir
+
     async def start(self, *, host: str = "127.0.0.1", router_port: int = 0) -> None:
         """Start the router (no dynos yet: scale with `set_formation`)."""
         port = await self._router.start(host=host, port=router_port)

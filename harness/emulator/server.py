@@ -181,6 +181,9 @@ class EmulatorServer:
 
     async def close(self) -> None:
         """Stop dynos and routers (tails see it), end log streams and the API site, drop the ready file."""
+        for task in list(self.context.background):  # running builds: their pip is killed
+            task.cancel()
+        await asyncio.gather(*self.context.background, return_exceptions=True)
         await self.controller.close()
         await self.context.close_streams()
         if self._runner is not None:

@@ -180,7 +180,9 @@ def _started_emulator(
 
     app = config.target.app
     app_dir = config.target.emulator.app_dir or DEMO_APP_DIR
-    progress(f"starting the local emulator with {app_dir.name} as {app}")
+    progress(
+        f"starting the local emulator with {app_dir.name} as {app} (built first, as Heroku builds a push)"
+    )
     token = secrets.token_urlsafe(24)
     emulator = EmulatorProcess.start(
         apps={app: app_dir}, token=token, boot_timeout_s=config.target.emulator.boot_timeout_s
