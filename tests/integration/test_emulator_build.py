@@ -7,6 +7,7 @@ so a second run finds the build cached), and with DYNO set it redirects plain HT
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -18,7 +19,9 @@ import pytest
 from harness.emulator import EmulatorProcess
 from harness.emulator.home import emulator_home
 from harness.errors import EmulatorError
+from tests.harness_process import HarnessProcess
 from tests.integration.helpers import REPO, plain_http, trusting
+from tests.integration.run_helpers import harness_env, run_dirs
 
 FLASK_SHOP = REPO / "tests" / "apps" / "flask_shop"
 BOOT_S = 120.0
@@ -87,3 +90,60 @@ def test_a_dependency_the_fallback_python_cannot_install_fails_the_build_naming_
     assert "django<6.1,>=6 needs Python >=3.12; this build used Python 3." in message
     assert "The app asks for Python 3.99 (.python-version), which is not installed here." in message
     assert not list((tmp_path / "home" / "builds").glob("*/venv")), "a failed build leaves no venv"
+
+
+STRESS_PROFILE = """
+version: 1
+target:
+  app: flask-shop
+  platform: emulator
+  formations: [{{quantity: 1, size: Standard-1X}}]
+  emulator:
+    app_dir: {app_dir}
+    config_vars: {{DATABASE_URL: "sqlite:///unused.sqlite3"}}
+load_generator: {{request_timeout_s: 10}}
+locustfiles:
+  home: {{path: {locustfile}}}
+expected_peak: {{rps: 10}}
+reports_dir: {reports}
+scenarios:
+  - name: home-stress
+    kind: stress
+    locustfile: home
+    start: {{rps: 10}}
+    max: {{rps: 80}}
+    growth: 2.0
+    tolerance: 0.25
+    ramp_s: 1
+    step_hold_s: 2
+    confirm_hold_s: 2
+    slo: {{p95_ms: 1000, error_ratio: 0.01}}
+    recovery: {{level: {{rps: 10}}, window_s: 1, limit_s: 6}}
+"""
+
+
+@pytest.mark.slow
+def test_harness_run_stresses_the_built_app_over_https_and_reports_release_commit_and_slug_size(
+    tmp_path: Path, harness_runs: list[HarnessProcess]
+) -> None:
+    scenarios = tmp_path / "scenarios.yaml"
+    scenarios.write_text(
+        STRESS_PROFILE.format(
+            app_dir=FLASK_SHOP,
+            locustfile=REPO / "tests" / "apps" / "flask_shop_home.py",
+            reports=tmp_path / "reports",
+        )
+    )
+    run = HarnessProcess(["run", "--scenarios", str(scenarios)], cwd=tmp_path, env=harness_env(tmp_path))
+    harness_runs.append(run)
+    assert run.wait(timeout_s=600) in (0, 1), run.output
+    [run_dir] = run_dirs(tmp_path)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "complete" and record["platform"]["app_url"].startswith("https://127.0.0.1:")
+    assert (
+        record["release"]["version"] == 2 and len(record["release"]["commit"]) == 40
+    )  # v2: DATABASE_URL set
+    assert record["slug_size_bytes"] > 1_000_000, "the slug counts the app's installed dependencies"
+    assert record["breaking_point"]["status"] != "aborted", record["breaking_point"]
+    report = (run_dir / "report.html").read_text()
+    assert record["release"]["commit"][:7] in report
