@@ -240,7 +240,7 @@ class Pipeline:
     def run_scenarios(self, run: RunWriter, url: str) -> RunStatus:
         """Warm-up, then every selected scenario; an interrupt stops after the running one."""
         self.enter(Phase.WARMUP, run, url)
-        warm_up(url, stop_requested=lambda: self.signals.stop_requested)
+        warm_up(url, stop_requested=lambda: self.signals.stop_requested, verify=self.platform.tls_verify())
         size = next(
             (g.size for g in run.record.formation_tested if g.type == self.config.target.process_type), None
         )
@@ -261,6 +261,7 @@ class Pipeline:
                     on_timeseries=run.append_timeseries,
                     search_near=self.hints.near(run.record, run.path, scenario.name),
                     on_step=partial(run.step_started, scenario.name, scenario.kind),
+                    ca_file=self.platform.ca_file,
                 )
                 self.hints.note(run.record, run.path, result)
                 run.add_scenario(result, config=scenario)

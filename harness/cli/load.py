@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from harness.cli.app import format_option, scenarios_option
@@ -83,8 +85,20 @@ def load_command(
 @click.option("--pacing", type=click.Choice(["uniform", "poisson"]), default="uniform", show_default=True)
 @click.option("--request-timeout", type=float, default=35.0, show_default=True, help="Client timeout (s).")
 @click.option("--once", is_flag=True, help="Exit when the master quits instead of waiting for the next one.")
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A CA certificate to trust besides the system's (the local emulator's; HTTPS is always verified).",
+)
 def worker_command(
-    master_host: str, master_port: int, locustfile: str, pacing: str, request_timeout: float, once: bool
+    master_host: str,
+    master_port: int,
+    locustfile: str,
+    pacing: str,
+    request_timeout: float,
+    once: bool,
+    ca_file: Path | None,
 ) -> None:
     """Generate load for a harness master on another machine (users and arrival-rate mode)."""
     from harness.load.pacing import PacingMode
@@ -97,4 +111,5 @@ def worker_command(
         pacing=PacingMode(pacing),
         request_timeout_s=request_timeout,
         once=once,
+        ca_file=ca_file,
     )

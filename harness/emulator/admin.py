@@ -7,6 +7,8 @@
 - `GET /requests[?since=SEQ]`, `DELETE /requests`: the journal of Platform API requests;
 - `POST /apps/{app}/dynos/{dyno}/crash`, `POST /apps/{app}/fail-next-boots {count}`,
   `PATCH /apps/{app}/settings {RuntimeSettings fields}`, `GET /apps/{app}/processes` (pids, ports);
+- `GET /tls`: `{ca_file, ca_pem}`, the CA that signs the routers' HTTPS certificates (public), so a
+  client on this machine can trust the emulator's apps and nothing else;
 - `POST /apps/{app}/logs {message, source?, dyno?}`: put one line into the app's log (default
   `heroku[router]`), e.g. a malformed router line, as a log stream would meet one.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -153,7 +156,15 @@ async def admin_log_line(request: web.Request) -> web.Response:
     return web.json_response({"line": line})
 
 
+async def admin_tls(request: web.Request) -> web.Response:
+    """`GET /__emulator/tls`: where the routers' CA certificate is, and its PEM."""
+    ca_file = context_of(request).ca_file
+    pem = Path(ca_file).read_text(encoding="ascii") if ca_file else ""
+    return web.json_response({"ca_file": ca_file, "ca_pem": pem})
+
+
 ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", ADMIN_PREFIX + "tls", admin_tls),
     ("POST", ADMIN_PREFIX + "faults", admin_fail_next),
     ("DELETE", ADMIN_PREFIX + "faults", admin_clear_faults),
     ("POST", ADMIN_PREFIX + "freeze", admin_freeze),

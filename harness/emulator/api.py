@@ -32,7 +32,16 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from harness.emulator import admin, api_addons, api_buildpacks, api_dynos, api_pipelines, logplex, render
+from harness.emulator import (
+    admin,
+    api_addons,
+    api_buildpacks,
+    api_builds,
+    api_dynos,
+    api_pipelines,
+    logplex,
+    render,
+)
 from harness.emulator.api_error import ApiError
 from harness.emulator.context import (
     ADMIN_PREFIX,
@@ -462,7 +471,13 @@ def create_api(context: ApiContext) -> web.Application:
     """The aiohttp application serving the Platform API, log sessions and the admin knobs."""
     application = web.Application(middlewares=[conventions])
     application[CONTEXT] = context
-    extra = [*api_pipelines.ROUTES, *api_addons.ROUTES, *api_dynos.ROUTES, *api_buildpacks.ROUTES]
+    extra = [
+        *api_pipelines.ROUTES,
+        *api_addons.ROUTES,
+        *api_dynos.ROUTES,
+        *api_buildpacks.ROUTES,
+        *api_builds.ROUTES,
+    ]
     for method, path, handler in [*ROUTES, *extra, *logplex.ROUTES, *admin.ROUTES]:
         application.router.add_route(method, path, handler)
     return application

@@ -14,6 +14,8 @@ from pathlib import Path
 import click
 
 from harness.emulator.cli_run import run_command
+from harness.emulator.deploy import deploy_directory
+from harness.emulator.home import HOME_ENV
 from harness.emulator.server import DEFAULT_APP_NAME, ReadyInfo, ServerOptions, check_loopback, serve
 from harness.emulator.settings import RuntimeSettings
 from harness.errors import ConfigError, exit_codes_help
@@ -69,6 +71,7 @@ def _print_ready(info: ReadyInfo, token_generated: bool) -> None:
         click.echo(f"  API token:     the one you gave (--token / {TOKEN_ENV}); not shown")
     for name, app in info.apps.items():
         click.echo(f"  app {name}:  {app['web_url']}   (id {app['id']})")
+    click.echo(f"  HTTPS CA:      {info.ca_file}   (trust it to verify the apps' https:// URLs)")
     click.echo("Ctrl-C stops every dyno and exits.", nl=True)
 
 
@@ -117,6 +120,14 @@ def emulator() -> None:
     metavar="NAME=VALUE",
     help="Any other runtime setting, e.g. shutdown_grace_s=1 or crash_cooloff_s=1; repeatable.",
 )
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=HOME_ENV,
+    show_envvar=True,
+    default=None,
+    help="Emulator home: its HTTPS CA and app builds. Default: ~/.cache/harness/emulator.",
+)
 @click.option("--exit-with-parent", is_flag=True, hidden=True, help="Stop when the parent process is gone.")
 def serve_command(
     host: str,
@@ -129,6 +140,7 @@ def serve_command(
     metrics_interval: float | None,
     boot_delay: float | None,
     extra_settings: tuple[str, ...],
+    home: Path | None,
     exit_with_parent: bool,
 ) -> None:
     """Start the Platform API and every app's router and dynos; Ctrl-C/SIGTERM stops them all."""
@@ -148,8 +160,33 @@ def serve_command(
         ready_file=ready_file,
         exit_with_parent=exit_with_parent,
         settings=_settings(named, extra_settings),
+        home=home,
     )
     serve(options, lambda info: _print_ready(info, generated))
+
+
+@emulator.command("deploy", epilog=exit_codes_help())
+@click.argument("app")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--api-url",
+    envvar="HEROKU_API_URL",
+    show_envvar=True,
+    required=True,
+    help="The emulator's Platform API URL.",
+)
+@click.option("--token", envvar=TOKEN_ENV, show_envvar=True, required=True, help="The emulator's API token.")
+@click.option(
+    "--version",
+    "source_version",
+    default=None,
+    help="What the release records as the commit when "
+    "DIRECTORY is not a git repository (default: a digest of its files).",
+)
+def deploy_command(app: str, directory: Path, api_url: str, token: str, source_version: str | None) -> None:
+    """Build DIRECTORY (as the Python buildpack does) and release it to APP: a new slug and release."""
+    build = deploy_directory(api_url, token, app, directory, echo=click.echo, version=source_version)
+    click.echo(f"Released {app}: build {build['id']}, release {build['release']['id']}")
 
 
 emulator.add_command(run_command)

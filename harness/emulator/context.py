@@ -90,6 +90,9 @@ class ApiContext:
 
     controller: Controller
     token: str
+    ca_file: str = ""  # the routers' CA certificate (PEM file), for `GET /__emulator/tls`
+    builds: dict[str, Any] = field(default_factory=dict)  # api_builds.BuildRecord by id
+    background: set[asyncio.Task[None]] = field(default_factory=set)  # running builds
     bucket: GcraBucket = field(default_factory=GcraBucket)
     faults: list[FaultRule] = field(default_factory=list)
     frozen_until: float = 0.0

@@ -15,53 +15,51 @@ did). Until then its `web_url` is null and it has no dynos.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from collections.abc import Iterable, Sequence
+import ssl
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.emulator.addons import AddonServices
 from harness.emulator.api_error import ApiError
 from harness.emulator.appjson import read_app_json
+from harness.emulator.build import BuildResult, build_app
 from harness.emulator.control_addons import AddonControl
 from harness.emulator.control_oneoff import OneOff, OneOffControl
 from harness.emulator.logs import LogBuffer
 from harness.emulator.models import AddOnPlan, App, Formation, Release, Slug
 from harness.emulator.oneoff import RELEASE_TYPE, run_release_phase
+from harness.emulator.procfile import read_procfile
 from harness.emulator.runtime import AppRuntime
 from harness.emulator.settings import RuntimeSettings
+from harness.emulator.slug import git_head, slug_files
 from harness.emulator.state import Platform
 from harness.emulator.supervisor import DynoInfo, ReleaseRef
 from harness.errors import ConfigError, EmulatorError
 
-__all__ = ["Controller", "directory_digest"]
-
-SKIPPED_DIRS = {"__pycache__", ".git", ".venv", "node_modules"}
-
-
-def directory_digest(app_dir: Path) -> tuple[str, str, int]:
-    """(commit-like sha1 hex, `SHA256:` checksum, total bytes) of the app directory's files.
-
-    Stands in for a git commit and a slug checksum: it changes when the code does.
-    """
-    sha1, sha256, total = hashlib.sha1(), hashlib.sha256(), 0
-    for path in sorted(app_dir.rglob("*")):
-        if not path.is_file() or SKIPPED_DIRS.intersection(path.relative_to(app_dir).parts):
-            continue
-        data = path.read_bytes()
-        for digest in (sha1, sha256):
-            digest.update(str(path.relative_to(app_dir)).encode() + b"\0" + data)
-        total += len(data)
-    return sha1.hexdigest(), "SHA256:" + sha256.hexdigest(), total
+__all__ = ["Controller"]
 
 
 class Controller(AddonControl, OneOffControl):
     """Apps, their runtimes, add-on services and log buffers, on the emulator's one asyncio loop."""
 
-    def __init__(self, platform: Platform, settings: RuntimeSettings, *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        settings: RuntimeSettings,
+        *,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+        home: Path | None = None,
+        build_output: Callable[[str], None] = lambda _: None,
+    ) -> None:
         self.platform = platform
         self.settings = settings
         self.host = host
+        self.tls = tls  # the routers' TLS context (None: plain HTTP only)
+        self.home = home  # where builds are cached (None: apps run on harness's interpreter, unbuilt)
+        self.build_output = build_output  # each build log line, as it comes
+        self.builds: dict[str, BuildResult] = {}  # by slug id
         self.runtimes: dict[str, AppRuntime] = {}
         self.logs: dict[str, LogBuffer] = {}
         self.services = AddonServices()
@@ -83,18 +81,11 @@ class Controller(AddonControl, OneOffControl):
                 self.platform.add_addon(app, plan)
             for request in manifest.addons:
                 await self.provision_addon(app, request.plan, attachment=request.attachment, release=False)
-            runtime = await self._start_runtime(app, app_dir)
-            commit, checksum, size = directory_digest(app_dir)
-            slug = self.platform.create_slug(
-                app,
-                runtime.process_types,
-                commit=commit,
-                commit_description=f"{app_dir.name} directory",
-                size=size,
-                checksum=checksum,
-                source_dir=str(app_dir),
-            )
-            release = self.platform.deploy(app, slug.id, f"Deploy {commit[:8]}")
+            build = await build_app(app_dir, self.home, self.build_output) if self.home else None
+            run_dir = build.slug_dir if build else app_dir
+            await self._start_runtime(app, run_dir, build.bin_dir if build else None)
+            slug = self.record_slug(app, app_dir, build)
+            release = self.platform.deploy(app, slug.id, None)
             self.log_api(app, f"Release v{release.version} created by user {self.platform.account.email}")
             self._initial_formation(app, app_dir, manifest.formation)
             await self._apply_release(app, release)
@@ -119,6 +110,27 @@ class Controller(AddonControl, OneOffControl):
                 file=app_dir / "app.json",
                 field="formation",
             ) from None
+
+    def record_slug(
+        self, app: App, source_dir: Path, build: BuildResult | None, *, version: str | None = None
+    ) -> Slug:
+        """The slug a build made of `source_dir`: its commit is the directory's git HEAD (else `version`,
+        else a digest of its files), its size the slug's; dynos run from the build's slug directory."""
+        files = slug_files(source_dir)
+        head = git_head(source_dir)
+        commit, description = head if head else (version or files.sha1, f"{source_dir.name} directory")
+        slug = self.platform.create_slug(
+            app,
+            read_procfile(build.slug_dir if build else source_dir),
+            commit=commit,
+            commit_description=description,
+            size=build.slug_size if build else files.size,
+            checksum=files.checksum,
+            source_dir=str(build.slug_dir if build else source_dir),
+        )
+        if build is not None:
+            self.builds[slug.id] = build
+        return slug
 
     def create_app(self, name: str | None, *, region: str | None = None, stack: str | None = None) -> App:
         """A blank app (no release, no dynos) as `POST /apps` makes it."""
@@ -197,6 +209,10 @@ class Controller(AddonControl, OneOffControl):
         runtime = self.runtimes.get(app.id)
         if runtime is None or not await self._release_phase(app, release, runtime):
             return
+        slug = self.platform.slug_of(release)
+        if slug is not None and slug.source_dir is not None:  # a deploy or rollback brings its own code
+            build = self.builds.get(slug.id)
+            runtime.use_slug(Path(slug.source_dir), build.bin_dir if build else None)
         ref = ReleaseRef(release.id, release.version)
         # Restart what runs first (new specs for every type), then let the formation add what is missing.
         await runtime.restart(release=ref, env=release.config)
@@ -213,12 +229,16 @@ class Controller(AddonControl, OneOffControl):
         if RELEASE_TYPE not in process_types:
             return True
         release.status = "pending"
+        # The release's own code runs its release command (a deploy's new slug, not the running one).
+        build = self.builds.get(slug.id) if slug is not None else None
+        own_dir = slug is not None and slug.source_dir is not None
         passed = await run_release_phase(
             process_types,
-            app_dir=runtime.app_dir,
+            app_dir=Path(slug.source_dir) if slug is not None and slug.source_dir else runtime.app_dir,
             config=release.config,
             release_version=release.version,
             logs=self.log_buffer(app),
+            bin_dir=build.bin_dir if build is not None else (None if own_dir else runtime.bin_dir),
         )
         release.status = "succeeded" if passed else "failed"
         if not passed:
@@ -311,22 +331,18 @@ class Controller(AddonControl, OneOffControl):
             return
         runtime = self.runtimes.get(app.id)
         if runtime is None:
-            await self._start_runtime(app, Path(slug.source_dir))
-        elif runtime.app_dir.resolve() != Path(slug.source_dir).resolve():
-            raise ApiError(
-                422,
-                "invalid_params",
-                "This emulator app already runs code from another directory; "
-                "release slugs built from the same directory, or create a new app.",
-            )
+            build = self.builds.get(slug.id)
+            await self._start_runtime(app, Path(slug.source_dir), build.bin_dir if build else None)
 
-    async def _start_runtime(self, app: App, app_dir: Path) -> AppRuntime:
+    async def _start_runtime(self, app: App, app_dir: Path, bin_dir: Path | None = None) -> AppRuntime:
         runtime = AppRuntime(
             app_id=app.id,
             app_name=app.name,
             app_dir=app_dir,
             logs=self.log_buffer(app),
             settings=self.settings,
+            tls=self.tls,
+            bin_dir=bin_dir,
         )
         self.runtimes[app.id] = runtime
         await runtime.start(host=self.host, router_port=0)

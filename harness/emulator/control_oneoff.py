@@ -135,6 +135,7 @@ class OneOffControl:
                     command,
                     name=info.name,
                     app_dir=runtime.app_dir,
+                    bin_dir=runtime.bin_dir,
                     config={**current.config, **env},
                     release_version=current.version,
                     logs=logs,

@@ -46,6 +46,11 @@ __all__ = [
 ]
 
 
+# The emulator's own secrets never reach app code; and a dyno is not a CI job, even when the emulator runs
+# in one (apps such as python-getting-started choose their production settings on `DYNO` and not `CI`).
+_NOT_IN_DYNOS = frozenset({"HARNESS_EMULATOR_TOKEN", "CI"})
+
+
 def dyno_environment(
     *,
     config: Mapping[str, str],
@@ -53,13 +58,15 @@ def dyno_environment(
     size: DynoSize,
     release_version: int,
     port: int | None,
+    bin_dir: Path | None = None,
 ) -> dict[str, str]:
     """os.environ + config vars + the variables Heroku sets in a dyno.
 
-    The directory of the running interpreter goes first on PATH, so a
-    Procfile's `python`/`gunicorn` is harness's own venv, as if activated.
+    `bin_dir` (the app's own virtualenv, from its build) goes first on PATH, so a
+    Procfile's `python`/`gunicorn` is the app's, as if activated; without one, the
+    running interpreter's directory (harness's own environment: the demo app).
     """
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_IN_DYNOS}
     env.update({k: v for k, v in config.items() if v is not None})
     if config.get("WEB_CONCURRENCY") is None:
         env["WEB_CONCURRENCY"] = str(size.web_concurrency)
@@ -67,8 +74,11 @@ def dyno_environment(
     env["DYNO_SIZE"] = size.name
     env["HEROKU_RELEASE_VERSION"] = f"v{release_version}"
     env["PYTHONUNBUFFERED"] = env.get("PYTHONUNBUFFERED", "1")
-    bin_dir = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", os.defpath)])
+    first = bin_dir or Path(sys.executable).parent
+    env["PATH"] = os.pathsep.join([str(first), env.get("PATH", os.defpath)])
+    if bin_dir is not None:
+        env["VIRTUAL_ENV"] = str(bin_dir.parent)
+        env.pop("PYTHONHOME", None)
     if port is not None:
         env["PORT"] = str(port)
     else:

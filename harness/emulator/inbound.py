@@ -36,6 +36,7 @@ class ProxyRequest:
     keep_alive: bool
     http_version: str
     peer: str
+    tls: bool = False  # the client spoke HTTPS to the router (X-Forwarded-Proto)
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of header `name` (lower-case bytes), or None."""
@@ -82,8 +83,11 @@ def error_response(status: int, reason: bytes, body: bytes, *, keep_alive: bool)
 class ClientConnection(asyncio.Protocol):
     """One client connection: parses requests and lets `handler` answer them one at a time."""
 
-    def __init__(self, handler: Callable[[ClientConnection, ProxyRequest], Awaitable[None]]) -> None:
+    def __init__(
+        self, handler: Callable[[ClientConnection, ProxyRequest], Awaitable[None]], *, tls: bool = False
+    ) -> None:
         self._handler = handler
+        self.tls = tls
         self.transport: asyncio.Transport | None = None
         self.peer = "127.0.0.1"
         self.port = 0
@@ -165,6 +169,7 @@ class ClientConnection(asyncio.Protocol):
             keep_alive=parser.should_keep_alive(),
             http_version=parser.get_http_version(),
             peer=self.peer,
+            tls=self.tls,
         )
         self._queue.append(request)
         if self._worker is None:

@@ -41,13 +41,19 @@ async def run_oneoff(
     size: str = "Standard-1X",
     on_line: Callable[[str], None] | None = None,
     on_started: Callable[[int], None] | None = None,
+    bin_dir: Path | None = None,
 ) -> int:
     """Run `command` as dyno `name` to completion. Exit status (137: killed or timed out).
 
     Its output goes to `on_line` (attached) or else to `logs` as `app[<name>]`; `on_started` gets the pid.
     """
     env = dyno_environment(
-        config=config, dyno_name=name, size=canonical_size(size), release_version=release_version, port=None
+        config=config,
+        dyno_name=name,
+        size=canonical_size(size),
+        release_version=release_version,
+        port=None,
+        bin_dir=bin_dir,
     )
     logs.append("heroku", name, f"Starting process with command `{command}`")
     try:
@@ -93,6 +99,7 @@ async def run_release_phase(
     config: Mapping[str, str],
     release_version: int,
     logs: LogBuffer,
+    bin_dir: Path | None = None,
 ) -> bool:
     """Run the Procfile's `release` command for a release; True when there is none or it exits 0."""
     command = process_types.get(RELEASE_TYPE)
@@ -107,5 +114,6 @@ async def run_release_phase(
         release_version=release_version,
         logs=logs,
         timeout_s=RELEASE_TIMEOUT_S,
+        bin_dir=bin_dir,
     )
     return status == 0

@@ -36,7 +36,8 @@ from harness.errors import EmulatorError
 __all__ = ["EmulatorProcess"]
 
 TOKEN_ENV = "HARNESS_EMULATOR_TOKEN"
-READY_TIMEOUT_S = 60.0
+# Ready means built: an app's first build installs its dependencies from PyPI (cached after that).
+READY_TIMEOUT_S = 600.0
 STOP_TIMEOUT_S = 30.0
 ADMIN_TIMEOUT_S = 30.0
 # Settings with a dedicated `serve` flag; every other RuntimeSettings field goes through --setting.
@@ -72,18 +73,22 @@ class EmulatorProcess:
         *,
         host: str = "127.0.0.1",
         ready_timeout_s: float = READY_TIMEOUT_S,
+        home: Path | None = None,
         **settings: float | int | bool,
     ) -> EmulatorProcess:
         """Start `python -m harness.emulator serve` and wait until it is ready.
 
         `apps` maps app names to directories with a Procfile (default: the demo
         app as `harness-demo`); `settings` are `RuntimeSettings` fields, e.g.
-        `boot_timeout_s=10, router_timeout_s=2, shutdown_grace_s=1`.
+        `boot_timeout_s=10, router_timeout_s=2, shutdown_grace_s=1`. `home`: the emulator home
+        (its HTTPS CA, app builds); default `HARNESS_EMULATOR_HOME` or ~/.cache/harness/emulator.
         """
         workdir = Path(tempfile.mkdtemp(prefix="harness-emulator-"))
         ready_file = workdir / "ready.json"
         command = [sys.executable, "-m", "harness.emulator", "serve", "--host", host, "--port", str(port)]
         command += ["--ready-file", str(ready_file), "--exit-with-parent"]
+        if home is not None:
+            command += ["--home", str(Path(home).resolve())]
         for name, directory in (apps or {}).items():
             command += ["--app", f"{name}={Path(directory).resolve()}"]
         for name, value in settings.items():
@@ -165,8 +170,13 @@ class EmulatorProcess:
         """Whether the process is still alive."""
         return self._popen.poll() is None
 
+    @property
+    def ca_file(self) -> Path:
+        """The CA certificate (PEM) that signs the routers' HTTPS certificates: trust it, and only it."""
+        return Path(self._ready["ca_file"])
+
     def web_url(self, app: str) -> str:
-        """The app's router URL, e.g. `http://127.0.0.1:40001/`."""
+        """The app's router URL, e.g. `https://127.0.0.1:40001/` (plain http:// works on the same port)."""
         return str(self._app(app)["web_url"])
 
     def app_id(self, app: str) -> str:

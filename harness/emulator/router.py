@@ -16,6 +16,10 @@ with `at=error code=H.. desc="..."`:
 - H19/H21 connecting timed out / was refused on every dyno tried (other
   dynos are tried first); H20 no web dyno came up within `router_boot_wait_s`.
 
+TLS as on Heroku: one port serves HTTPS (the emulator home's CA signs its
+certificate, `tls.py`) and plain HTTP (`listener.py`); `X-Forwarded-Proto` and
+the log line's `protocol=` say which the client used.
+
 Not modelled: H15/H28 idle windows, H22 connection limits, WebSocket upgrades
 (answered 501). The wire work is in `inbound.py` (client connections) and
 `upstream.py` (httptools, pooled keep-alive connections to dynos); a request
@@ -29,6 +33,7 @@ import asyncio
 import contextlib
 import random
 import re
+import ssl
 import time
 import uuid
 import weakref
@@ -38,6 +43,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from harness.emulator.inbound import ClientConnection, ProxyRequest, error_response
+from harness.emulator.listener import DualListener
 from harness.emulator.logs import LogBuffer
 from harness.emulator.settings import RuntimeSettings
 from harness.emulator.upstream import (
@@ -203,6 +209,7 @@ class _Exchange:
     host: str
     request_id: str
     fwd: str
+    protocol: str
     backend: Backend | None = None
     connect_ms: float | None = None
     service_ms: float | None = None
@@ -214,24 +221,22 @@ class _Exchange:
 class Router:
     """Proxies the app's HTTP traffic to its up web dynos; serves on its own loopback port."""
 
-    def __init__(self, target: RouterTarget) -> None:
+    def __init__(self, target: RouterTarget, tls: ssl.SSLContext | None = None) -> None:
         self._target = target
         self._limiter = _Limiter(target)
         self._web_event = asyncio.Event()
         self._pool = UpstreamPool()
-        self._server: asyncio.Server | None = None
+        self._listener = DualListener(self._connection, tls)
         self._clients: weakref.WeakSet[ClientConnection] = weakref.WeakSet()
         self.port = 0
 
     async def start(self, *, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Start serving; returns the bound port."""
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._connection, host, port, backlog=4096)
-        self.port = int(self._server.sockets[0].getsockname()[1])
+        """Start serving HTTPS (with a TLS context) and HTTP on one port; returns the bound port."""
+        self.port = self._listener.start(host, port)
         return self.port
 
-    def _connection(self) -> ClientConnection:
-        connection = ClientConnection(self._handle)
+    def _connection(self, tls: bool) -> ClientConnection:
+        connection = ClientConnection(self._handle, tls=tls)
         self._clients.add(connection)
         return connection
 
@@ -243,14 +248,10 @@ class Router:
 
     async def close(self) -> None:
         """Stop accepting, close client and dyno connections. Safe to call twice."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.close()
+        await self._listener.close()
         for client in list(self._clients):
             client.close()
         self._pool.close()
-        await server.wait_closed()
 
     # --- request handling ---------------------------------------------------------------------
 
@@ -306,7 +307,8 @@ class Router:
         previous = request.header(b"x-forwarded-for")
         fwd = f"{previous.decode('latin-1')}, {request.peer}" if previous else request.peer
         host = (request.header(b"host") or b"").decode("latin-1")
-        return _Exchange(request.method, request.target.decode("latin-1"), host, request_id, fwd)
+        protocol = "https" if request.tls else "http"
+        return _Exchange(request.method, request.target.decode("latin-1"), host, request_id, fwd, protocol)
 
     async def _dispatch_in_time(
         self, request: ProxyRequest, exchange: _Exchange, started: float
@@ -402,11 +404,12 @@ class Router:
             if lower not in HOP_BY_HOP and lower not in _REPLACED:
                 parts.append(b"%s: %s\r\n" % (name, value))
         parts.append(
-            b"X-Request-Id: %s\r\nX-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n"
+            b"X-Request-Id: %s\r\nX-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n"
             b"X-Forwarded-Port: %d\r\nX-Request-Start: %d\r\nVia: %s%s\r\n"
             % (
                 exchange.request_id.encode("ascii"),
                 exchange.fwd.encode("latin-1"),
+                b"https" if request.tls else b"http",
                 self.port,
                 int(time.time() * 1000),
                 via,
@@ -482,6 +485,6 @@ class Router:
             f'request_id={exchange.request_id} fwd="{exchange.fwd}" dyno={dyno} '
             f"connect={ms(exchange.connect_ms)} service={ms(exchange.service_ms)} "
             f"status={exchange.status if exchange.status is not None else ''} "
-            f"bytes={exchange.bytes if exchange.bytes is not None else ''} protocol=http"
+            f"bytes={exchange.bytes if exchange.bytes is not None else ''} protocol={exchange.protocol}"
         )
         self._target.logs.append("heroku", "router", message)

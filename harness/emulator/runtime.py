@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,11 +31,20 @@ class AppRuntime:
     """The dynos and the router of one app. Create, `await start()`, drive, `await close()`."""
 
     def __init__(
-        self, *, app_id: str, app_name: str, app_dir: Path, logs: LogBuffer, settings: RuntimeSettings
+        self,
+        *,
+        app_id: str,
+        app_name: str,
+        app_dir: Path,
+        logs: LogBuffer,
+        settings: RuntimeSettings,
+        tls: ssl.SSLContext | None = None,
+        bin_dir: Path | None = None,
     ) -> None:
         self.app_id = app_id
         self.app_name = app_name
         self.app_dir = Path(app_dir)
+        self.bin_dir = bin_dir  # the build's virtualenv bin, first on every dyno's PATH
         self.logs = logs
         self.settings = settings
         self.process_types: dict[str, str] = read_procfile(self.app_dir)
@@ -45,14 +55,22 @@ class AppRuntime:
         self._background: set[asyncio.Task[None]] = set()
         self._boot_failures = 0
         self._up_web: list[Backend] = []
-        self._router = Router(self)
+        self._router = Router(self, tls)
+        self._scheme = "https" if tls is not None else "http"
         self._metrics_task: asyncio.Task[None] | None = None
         self._closed = False
+
+    def use_slug(self, app_dir: Path, bin_dir: Path | None) -> None:
+        """Run another slug's code from now on (a deploy or rollback): processes started after this
+        (the release's restart) run from `app_dir` with `bin_dir` first on PATH."""
+        self.process_types = read_procfile(app_dir)
+        self.app_dir, self.bin_dir = Path(app_dir), bin_dir
 
     async def start(self, *, host: str = "127.0.0.1", router_port: int = 0) -> None:
         """Start the router (no dynos yet: scale with `set_formation`)."""
         port = await self._router.start(host=host, port=router_port)
-        self.web_url = f"http://{host}:{port}/"
+        shown = f"[{host}]" if ":" in host else host
+        self.web_url = f"{self._scheme}://{shown}:{port}/"
         self._metrics_task = asyncio.get_running_loop().create_task(self._metrics_loop())
 
     # --- formation --------------------------------------------------------------------------

@@ -46,7 +46,7 @@ __all__ = [
     "response_errors",
 ]
 
-LOOPBACK_WEB_URL_PATTERN = r"^http://(127\.0\.0\.1|localhost|\[::1\]):\d+/$"
+LOOPBACK_WEB_URL_PATTERN = r"^https?://(127\.0\.0\.1|localhost|\[::1\]):\d+/$"
 _PARAM = re.compile(r"\{\([^)]*\)\}")
 
 

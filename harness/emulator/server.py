@@ -4,7 +4,7 @@
 `exit_with_parent`, until the process that started it is gone), then stops every dyno
 (through `AppRuntime.close()`) and returns, so the process exits 0. Once every
 socket listens it writes the ready file (JSON: api_url, token, pid, apps
-{name: {id, web_url}}) atomically, readable by its owner only, and calls
+{name: {id, web_url}}, ca_file) atomically, readable by its owner only, and calls
 `on_ready`; on the way out it removes the ready file.
 
 The emulator only ever binds loopback addresses: its token is a local dev
@@ -29,11 +29,14 @@ from aiohttp import web
 
 from harness.emulator.api import create_api
 from harness.emulator.api_error import ApiError
+from harness.emulator.build import BuildFailed
 from harness.emulator.context import ApiContext
 from harness.emulator.control import Controller
+from harness.emulator.home import emulator_home
 from harness.emulator.models import AddOnPlan
 from harness.emulator.settings import RuntimeSettings
 from harness.emulator.state import Platform
+from harness.emulator.tls import ensure_ca
 from harness.errors import EmulatorError, HarnessError
 
 __all__ = [
@@ -85,6 +88,7 @@ class ServerOptions:
     ready_file: Path | None = None
     exit_with_parent: bool = False
     settings: RuntimeSettings = field(default_factory=RuntimeSettings)
+    home: Path | None = None  # the emulator home (its CA, app builds); None: `emulator_home()`
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,10 +99,17 @@ class ReadyInfo:
     token: str
     pid: int
     apps: dict[str, dict[str, str | None]]
+    ca_file: str  # the CA certificate that signs the routers' HTTPS certificates
 
     def as_json(self) -> dict[str, Any]:
         """The ready file's content."""
-        return {"api_url": self.api_url, "token": self.token, "pid": self.pid, "apps": self.apps}
+        return {
+            "api_url": self.api_url,
+            "token": self.token,
+            "pid": self.pid,
+            "apps": self.apps,
+            "ca_file": self.ca_file,
+        }
 
 
 class EmulatorServer:
@@ -106,8 +117,19 @@ class EmulatorServer:
 
     def __init__(self, options: ServerOptions) -> None:
         self.options = options
-        self.controller = Controller(Platform(), options.settings, host=check_loopback(options.host))
-        self.context = ApiContext(controller=self.controller, token=options.token)
+        self.home = options.home or emulator_home()
+        self.ca = ensure_ca(self.home)
+        self.controller = Controller(
+            Platform(),
+            options.settings,
+            host=check_loopback(options.host),
+            tls=self.ca.server_context(),
+            home=self.home,
+            build_output=_print_build_line,
+        )
+        self.context = ApiContext(
+            controller=self.controller, token=options.token, ca_file=str(self.ca.cert_file)
+        )
         self._runner: web.AppRunner | None = None
         self.api_url = ""
 
@@ -128,7 +150,13 @@ class EmulatorServer:
         self.api_url = f"http://{host}:{port}"
         for name, app_dir in self.options.apps or [(DEFAULT_APP_NAME, DEMO_APP_DIR)]:
             await self._add_app(name, Path(app_dir))
-        info = ReadyInfo(api_url=self.api_url, token=self.options.token, pid=os.getpid(), apps=self._apps())
+        info = ReadyInfo(
+            api_url=self.api_url,
+            token=self.options.token,
+            pid=os.getpid(),
+            apps=self._apps(),
+            ca_file=str(self.ca.cert_file),
+        )
         if self.options.ready_file is not None:
             write_private_json(self.options.ready_file, info.as_json())
         return info
@@ -143,6 +171,8 @@ class EmulatorServer:
             await self.controller.add_local_app(name, app_dir, addons=addons)
         except HarnessError:  # e.g. a Procfile that does not parse: already says what to do
             raise
+        except BuildFailed as exc:  # its log went to the output line by line
+            raise EmulatorError(f"The build of app {name!r} from {app_dir} failed. {exc}") from exc
         except ApiError as exc:
             raise EmulatorError(f"Cannot create app {name!r} from {app_dir}: {exc.message}") from exc
 
@@ -151,6 +181,9 @@ class EmulatorServer:
 
     async def close(self) -> None:
         """Stop dynos and routers (tails see it), end log streams and the API site, drop the ready file."""
+        for task in list(self.context.background):  # running builds: their pip is killed
+            task.cancel()
+        await asyncio.gather(*self.context.background, return_exceptions=True)
         await self.controller.close()
         await self.context.close_streams()
         if self._runner is not None:
@@ -158,6 +191,11 @@ class EmulatorServer:
         if self.options.ready_file is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.options.ready_file.unlink()
+
+
+def _print_build_line(line: str) -> None:
+    """A build log line on the emulator's output, as `git push heroku` shows the build."""
+    print(line, flush=True)
 
 
 def write_private_json(path: Path, data: dict[str, Any]) -> None:

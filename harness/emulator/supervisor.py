@@ -91,6 +91,7 @@ class DynoHost(Protocol):
 
     app_id: str
     app_dir: Path
+    bin_dir: Path | None  # the app's virtualenv bin (first on PATH); None: harness's interpreter
     logs: LogBuffer
     settings: RuntimeSettings
 
@@ -198,6 +199,7 @@ class Dyno:
             size=self.spec.size,
             release_version=self.spec.release.version,
             port=port,
+            bin_dir=self.host.bin_dir,
         )
         try:
             process = await spawn(command, cwd=self.host.app_dir, env=env)

@@ -72,6 +72,7 @@ def session_options(
     host: str,
     workers: int | None = None,
     expect_workers: int | None = None,
+    ca_file: Path | None = None,
 ) -> SessionOptions:
     """The load generator settings for one scenario (CLI flags override scenarios.yaml)."""
     generator = config.load_generator
@@ -94,6 +95,7 @@ def session_options(
         lag_limit_ms=lag_limit_ms(scenario.slo.p95_ms),
         abort=scenario.abort,
         total_s=planned_seconds(scenario),
+        ca_file=ca_file,
     )
 
 
@@ -119,6 +121,7 @@ def run_scenario(
     on_timeseries: Callable[[list[TimeseriesPoint]], None] | None = None,
     search_near: float | None = None,
     on_step: Callable[[StepPlan], None] | None = None,
+    ca_file: Path | None = None,
 ) -> ScenarioResult:
     """Run one scenario against `host` (a base URL) and return everything it measured.
 
@@ -129,12 +132,15 @@ def run_scenario(
     status 'interrupted' and what it measured so far (the pipeline's first Ctrl-C).
     `on_timeseries` is given the seconds completed so far after each measured window, once each
     (so a run directory keeps them even if the process is killed before the scenario ends).
-    `on_step` is told of each step as it starts (a run directory records where a killed run was)."""
+    `on_step` is told of each step as it starts (a run directory records where a killed run was).
+    `ca_file`: a CA trusted besides the system's (the emulator's; the platform decides)."""
     host = host.rstrip("/")  # Locust joins host + "/path": a trailing slash would make "//path"
     ensure_reachable(host)
     spec = config.locustfile_for(scenario)
     classes = select_user_classes(load_locustfile(spec.path), spec.user_classes)
-    options = session_options(config, scenario, host=host, workers=workers, expect_workers=expect_workers)
+    options = session_options(
+        config, scenario, host=host, workers=workers, expect_workers=expect_workers, ca_file=ca_file
+    )
     progress = Progress(scenario.name, stream=stream, enabled=not quiet)
     started = time.time()
     with LoadSession(

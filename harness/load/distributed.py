@@ -139,8 +139,10 @@ class LocalWorkers:
         master_port: int,
         pacing: PacingMode,
         request_timeout_s: float,
+        ca_file: Path | None = None,
     ) -> None:
         self.count = count
+        self.ca_file = ca_file
         self.locustfile = locustfile
         self.master_port = master_port
         self.pacing = pacing
@@ -166,6 +168,7 @@ class LocalWorkers:
             "--request-timeout",
             f"{self.request_timeout_s:g}",
             "--once",
+            *(["--ca-file", str(self.ca_file)] if self.ca_file is not None else []),
         ]
 
     def start(self) -> None:

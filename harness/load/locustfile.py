@@ -27,6 +27,7 @@ from harness.config import Config, LocustfileSpec, Scenario
 from harness.errors import LocustfileError
 from harness.load.connections import close_connections
 from harness.load.request_ids import with_request_ids
+from harness.load.trust import with_trust
 
 __all__ = [
     "LoadedLocustfile",
@@ -171,7 +172,9 @@ def _is_shape_class(obj: object) -> bool:
     )
 
 
-def prepare_user_classes(classes: list[type[User]], timeout_s: float) -> list[type[User]]:
+def prepare_user_classes(
+    classes: list[type[User]], timeout_s: float, ca_file: Path | None = None
+) -> list[type[User]]:
     """Subclasses (same names) that use `timeout_s` and close their connections when stopped.
 
     The Heroku router answers H12/503 after 30 s; a FastHttpUser client timeout a
@@ -179,11 +182,12 @@ def prepare_user_classes(classes: list[type[User]], timeout_s: float) -> list[ty
     (classes that set their own timeouts keep them). A stopped user closes its
     connections at once instead of leaving them to the garbage collector. Every
     request carries an X-Request-Id (`request_ids`), so router lines join the client's.
+    HTTPS is verified, trusting `ca_file` too (the emulator's CA, for emulator targets: `trust`).
     """
-    return [_prepared(cls, timeout_s) for cls in classes]
+    return [_prepared(cls, timeout_s, ca_file) for cls in classes]
 
 
-def _prepared(cls: type[User], timeout_s: float) -> type[User]:
+def _prepared(cls: type[User], timeout_s: float, ca_file: Path | None) -> type[User]:
     namespace: dict[str, object] = {"__module__": cls.__module__}
     if issubclass(cls, FastHttpUser):
         for attr in ("network_timeout", "connection_timeout"):
@@ -198,4 +202,5 @@ def _prepared(cls: type[User], timeout_s: float) -> type[User]:
 
     namespace["on_stop"] = on_stop
     with_request_ids(namespace, cls)
+    with_trust(namespace, cls, ca_file)
     return type(cls.__name__, (cls,), namespace)

@@ -65,6 +65,7 @@ class SessionOptions:
     lag_limit_ms: float = LAG_FLOOR_MS  # scheduling lag p99 above this: the step is "generator lagging"
     abort: AbortCondition | None = None
     total_s: float | None = None  # planned scenario length, for "time left"
+    ca_file: Path | None = None  # a CA to trust besides the system's: the emulator's, for emulator targets
 
     @property
     def distributed(self) -> bool:

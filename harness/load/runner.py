@@ -107,7 +107,7 @@ class LoadSession:
         self.clock = clock or WallClock()
         self.progress = progress
         self.pacer = Pacer(mode=options.pacing)
-        classes = prepare_user_classes(user_classes, options.request_timeout_s)
+        classes = prepare_user_classes(user_classes, options.request_timeout_s, options.ca_file)
         self.user_classes = paced_user_classes(classes, self.pacer)
         self.sink = RequestSink(clock=self.clock.now, pacer=self.pacer)
         self.measured: list[Measured] = []
@@ -211,6 +211,7 @@ class LoadSession:
                 master_port=runner.server.port,
                 pacing=self.options.pacing,
                 request_timeout_s=self.options.request_timeout_s,
+                ca_file=self.options.ca_file,
             )
             self._workers.start()
         self._control.wait_for_workers(expected, timeout_s=self.options.worker_join_timeout_s)

@@ -9,6 +9,7 @@ time, and stops at once when a stop is requested (Ctrl-C).
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 
@@ -28,12 +29,17 @@ def _never() -> bool:
 
 
 def warm_up(
-    url: str, *, stop_requested: Callable[[], bool] = _never, timeout_s: float = WARMUP_TIMEOUT_S
+    url: str,
+    *,
+    stop_requested: Callable[[], bool] = _never,
+    timeout_s: float = WARMUP_TIMEOUT_S,
+    verify: ssl.SSLContext | bool = True,
 ) -> int:
-    """GET `url` until it answers below 500 `WARMUP_ANSWERS` times; returns how many answers came."""
+    """GET `url` until it answers below 500 `WARMUP_ANSWERS` times; returns how many answers came.
+    `verify`: how HTTPS is checked (the platform's `tls_verify()`: never switched off)."""
     deadline = time.monotonic() + timeout_s
     answered = 0
-    with httpx.Client(timeout=10.0) as http:
+    with httpx.Client(timeout=10.0, verify=verify) as http:
         while time.monotonic() < deadline and not stop_requested() and answered < WARMUP_ANSWERS:
             try:
                 if http.get(url).status_code < 500:

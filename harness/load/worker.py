@@ -43,6 +43,7 @@ def run_worker(
     pacing: PacingMode = PacingMode.UNIFORM,
     request_timeout_s: float = 35.0,
     once: bool = False,
+    ca_file: Path | None = None,
 ) -> None:
     """Serve masters until interrupted (or one master, with `once`)."""
     load_locustfile(locustfile)  # fail early, before connecting, with a LocustfileError
@@ -53,6 +54,7 @@ def run_worker(
             master_port=master_port,
             pacing=pacing,
             request_timeout_s=request_timeout_s,
+            ca_file=ca_file,
         )
         if once:
             return
@@ -66,11 +68,12 @@ def serve_once(
     master_port: int,
     pacing: PacingMode,
     request_timeout_s: float,
+    ca_file: Path | None = None,
 ) -> None:
     """Connect to a master, generate the load it asks for, return when it quits."""
     pacer = Pacer(mode=pacing)
     loaded = load_locustfile(locustfile)
-    classes = prepare_user_classes(list(loaded.user_classes.values()), request_timeout_s)
+    classes = prepare_user_classes(list(loaded.user_classes.values()), request_timeout_s, ca_file)
     options = get_parser(default_config_files=[]).parse_args(["--headless", "--worker"])
     env = Environment(
         user_classes=paced_user_classes(classes, pacer), events=Events(), parsed_options=options

@@ -15,6 +15,7 @@ The rules (README "Platform safety"):
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Collection, Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -203,9 +204,13 @@ class PreflightFacts(BaseModel):
     priced_live: tuple[str, ...] = ()  # folded size names `GET /dyno-sizes` priced (the rest: built-in)
 
 
-def _probe(url: str, timeout_s: float, transport: httpx.BaseTransport | None) -> None:
+def _probe(
+    url: str, timeout_s: float, transport: httpx.BaseTransport | None, verify: ssl.SSLContext | bool
+) -> None:
     try:
-        with httpx.Client(timeout=timeout_s, transport=transport, follow_redirects=False) as http:
+        with httpx.Client(
+            timeout=timeout_s, transport=transport, follow_redirects=False, verify=verify
+        ) as http:
             http.get(url)
     except httpx.HTTPError as exc:
         raise GuardError(
@@ -224,10 +229,12 @@ def preflight(
     target_url: str | None = None,
     probe_timeout_s: float = 10.0,
     probe_transport: httpx.BaseTransport | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> PreflightFacts:
     """Fail fast, before any scale-up: bad token, unknown app, maintenance, nothing deployed, no
     `process_type`, unreachable URL (any HTTP answer counts as reachable). `local`: the platform is
-    on this machine (`target.PlatformTarget.local`), so a loopback target URL is the app's own."""
+    on this machine (`target.PlatformTarget.local`), so a loopback target URL is the app's own;
+    `verify`: how the probe checks HTTPS (`PlatformTarget.tls_verify`)."""
     account = client.account()  # AuthError on a bad token
     info = client.app(app)  # NotFoundError on an unknown app
     if info.maintenance:
@@ -252,7 +259,7 @@ def preflight(
     url = target_url or info.web_url
     if url:
         check_load_target(url, web_url=info.web_url, emulator=local)
-        _probe(url, probe_timeout_s, probe_transport)
+        _probe(url, probe_timeout_s, probe_transport, verify)
     try:
         sizes = client.dyno_sizes()
     except PlatformError:

@@ -133,7 +133,13 @@ class SafeScale:
     def clear(self, platform: PlatformTarget, changes: Sequence[Sequence[ProcessChange]]) -> Cleared:
         """The read-only platform checks: preflight, then each target within the ceilings and the
         offered load within the guideline. Nothing has changed when this raises."""
-        facts = preflight(platform.client, self.app, local=platform.local, process_type=self.process_type)
+        facts = preflight(
+            platform.client,
+            self.app,
+            local=platform.local,
+            process_type=self.process_type,
+            verify=platform.tls_verify(),
+        )
         report = self.parity.check(platform.client, self.app, self.progress) if self.parity else None
         formations = tuple(merge(facts.formation, change) for change in changes)
         costs = tuple(self.check_formation(f, local=platform.local, prices=facts.prices) for f in formations)

@@ -5,7 +5,10 @@ with no Heroku API URL or token configured, as on a newcomer's laptop) or
 builds a client from the environment like the Heroku CLI does. Either way the
 rest of harness gets one `PlatformTarget`: the client, and whether the API is
 on this machine. Local means loopback load targets are allowed and Heroku's
-load-testing guideline does not apply; nothing else may ask `if local:`.
+load-testing guideline does not apply, and the emulator's CA (its routers serve
+HTTPS as Heroku's do) is trusted besides the system's: `ca_file` is set for
+local targets only, so a real Heroku app is always verified against the system's
+CAs alone. Nothing else may ask `if local:`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import enum
 import os
 import secrets
+import ssl
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from harness.config import Config, Platform
-from harness.errors import AuthError
+from harness.errors import AuthError, PlatformError
 from harness.platform.auth import ApiToken, TokenSource, find_token
 from harness.platform.heroku import DEFAULT_API_URL, HerokuClient, is_loopback_host
 from harness.platform.journal import EmulatorRef, JournalStore
@@ -59,6 +63,14 @@ class PlatformTarget:
     local: bool  # the API is on this machine (loopback): loopback load targets are allowed
     emulator: EmulatorProcess | None = None  # the emulator harness started (and stops) for this command
     emulator_ref: EmulatorRef | None = None  # how a later command finds it (journaled with any change)
+    ca_file: Path | None = None  # the emulator's CA (local targets only): trusted besides the system's
+
+    def tls_verify(self) -> ssl.SSLContext:
+        """What httpx verifies the app's HTTPS with: the system's CAs, plus the emulator's if local."""
+        context = ssl.create_default_context()
+        if self.ca_file is not None:
+            context.load_verify_locations(cafile=str(self.ca_file))
+        return context
 
     @property
     def started_here(self) -> bool:
@@ -121,7 +133,19 @@ def env_platform(environ: Mapping[str, str] | None = None) -> PlatformTarget:
     """The platform the environment names (`HEROKU_API_URL`, `HEROKU_API_KEY` or netrc), like the
     Heroku CLI; the caller closes `target.client`."""
     client = HerokuClient.from_env(environ)
-    return PlatformTarget(client=client, local=client.is_loopback)
+    if not client.is_loopback:
+        return PlatformTarget(client=client, local=False)
+    return PlatformTarget(client=client, local=True, ca_file=_emulator_ca(client))
+
+
+def _emulator_ca(client: HerokuClient) -> Path | None:
+    """The CA of an emulator the user runs on loopback (`GET /__emulator/tls`); None if it has none."""
+    try:
+        answer = client.request("GET", "/__emulator/tls", idempotent=True).json()
+    except (PlatformError, ValueError):
+        return None
+    ca_file = answer.get("ca_file") if isinstance(answer, dict) else None
+    return Path(ca_file) if isinstance(ca_file, str) and ca_file else None
 
 
 def _quiet(_: str) -> None:
@@ -156,7 +180,9 @@ def _started_emulator(
 
     app = config.target.app
     app_dir = config.target.emulator.app_dir or DEMO_APP_DIR
-    progress(f"starting the local emulator with {app_dir.name} as {app}")
+    progress(
+        f"starting the local emulator with {app_dir.name} as {app} (built first, as Heroku builds a push)"
+    )
     token = secrets.token_urlsafe(24)
     emulator = EmulatorProcess.start(
         apps={app: app_dir}, token=token, boot_timeout_s=config.target.emulator.boot_timeout_s
@@ -178,7 +204,9 @@ def _started_emulator(
                     idempotent=True,
                     app=app,
                 )
-            yield PlatformTarget(client=client, local=True, emulator=emulator, emulator_ref=ref)
+            yield PlatformTarget(
+                client=client, local=True, emulator=emulator, emulator_ref=ref, ca_file=emulator.ca_file
+            )
         finally:
             client.close()
     finally:

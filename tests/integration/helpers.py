@@ -5,12 +5,28 @@ Test modules import from here (and from `tests/harness_process.py`), never from 
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import harness.emulator.demo_app as demo_app
 
+if TYPE_CHECKING:
+    from harness.emulator.process import EmulatorProcess
+
 REPO = Path(__file__).resolve().parents[2]
 DEMO_DIR = Path(demo_app.__file__).parent
+
+
+def trusting(emulator: EmulatorProcess) -> ssl.SSLContext:
+    """An SSL context that verifies the emulator's apps' https:// URLs (its home's CA)."""
+    return ssl.create_default_context(cafile=str(emulator.ca_file))
+
+
+def plain_http(url: str) -> str:
+    """The same router port over plain HTTP (it serves both, as a Heroku hostname does)."""
+    return url.replace("https://", "http://", 1)
+
 
 ECHO_APP = r'''
 """A plain http.server app: answers with the headers it got and its dyno environment."""

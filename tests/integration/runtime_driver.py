@@ -2,7 +2,8 @@
 
 Tests run under gevent's monkey patch (tests/conftest.py), where an asyncio loop
 with child processes is not trustworthy, so the runtime lives here, in a plain
-process, as it does inside the emulator. Run: `python -m tests.integration.runtime_driver APP_DIR`.
+process, as it does inside the emulator. Run: `python -m tests.integration.runtime_driver APP_DIR`
+[SETTINGS_JSON [LOOP [TLS_HOME]]]; with TLS_HOME the router serves HTTPS with that home's CA.
 Replies are `{"ok": true, "result": ...}` or `{"ok": false, "error": "..."}`.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 from harness.emulator.logs import LogBuffer
 from harness.emulator.runtime import AppRuntime, DynoInfo, DynoState, ReleaseRef, RuntimeSettings
+from harness.emulator.tls import ensure_ca
 
 
 def _dyno_json(info: DynoInfo) -> dict[str, Any]:
@@ -94,9 +96,12 @@ class Driver:
         return {"web_url": self.runtime.web_url, "process_types": self.runtime.process_types}
 
 
-async def _serve(app_dir: Path, settings: RuntimeSettings) -> None:
+async def _serve(app_dir: Path, settings: RuntimeSettings, tls_home: Path | None) -> None:
     logs = LogBuffer()
-    runtime = AppRuntime(app_id="app-id-1", app_name="testapp", app_dir=app_dir, logs=logs, settings=settings)
+    tls = ensure_ca(tls_home).server_context() if tls_home is not None else None
+    runtime = AppRuntime(
+        app_id="app-id-1", app_name="testapp", app_dir=app_dir, logs=logs, settings=settings, tls=tls
+    )
     await runtime.start()
     driver = Driver(runtime, logs)
     loop = asyncio.get_running_loop()
@@ -128,12 +133,13 @@ def _reply(message: dict[str, Any]) -> None:
 def main() -> None:
     app_dir = Path(sys.argv[1])
     settings = RuntimeSettings(**json.loads(sys.argv[2])) if len(sys.argv) > 2 else RuntimeSettings()
+    tls_home = Path(sys.argv[4]) if len(sys.argv) > 4 else None
     if len(sys.argv) > 3 and sys.argv[3] == "uvloop":
         import uvloop
 
-        uvloop.run(_serve(app_dir, settings))
+        uvloop.run(_serve(app_dir, settings, tls_home))
     else:
-        asyncio.run(_serve(app_dir, settings))
+        asyncio.run(_serve(app_dir, settings, tls_home))
 
 
 if __name__ == "__main__":
@@ -143,7 +149,9 @@ if __name__ == "__main__":
 class RuntimeProcess:
     """Test-side handle on a driver process: `call(op, **args)` sends a command and returns its result."""
 
-    def __init__(self, app_dir: Path, *, loop: str = "asyncio", **settings: Any) -> None:
+    def __init__(
+        self, app_dir: Path, *, loop: str = "asyncio", tls_home: Path | None = None, **settings: Any
+    ) -> None:
         import subprocess
 
         self.process = subprocess.Popen(
@@ -154,6 +162,7 @@ class RuntimeProcess:
                 str(app_dir),
                 json.dumps(settings),
                 loop,
+                *([str(tls_home)] if tls_home is not None else []),
             ],
             cwd=str(Path(__file__).resolve().parents[2]),
             stdin=subprocess.PIPE,

@@ -5,7 +5,7 @@ draft-4 validation of the link's targetSchema (with `$ref`s resolved in the
 schema file) plus "exactly the properties the resource defines". The only
 relaxation is `app.web_url`'s pattern: the published one requires
 `https://<name>.herokuapp.com/`, the emulator's app URL is its loopback router
-(`http://127.0.0.1:<port>/`), so that one pattern is swapped for a loopback
+(`https://127.0.0.1:<port>/`), so that one pattern is swapped for a loopback
 pattern (see `schema.LOOPBACK_WEB_URL_PATTERN`).
 
 Tests that change an app work on a fresh app of their own (`forked_app`: the
@@ -31,6 +31,7 @@ from harness.emulator import EmulatorProcess
 from harness.emulator.schema import assert_request, assert_response, response_errors
 from harness.emulator.server import DEMO_APP_DIR
 from tests.integration.api_helpers import ACCEPT, api_client, ok, wait_for
+from tests.integration.helpers import trusting
 
 DEMO = "harness-demo"
 
@@ -79,7 +80,7 @@ def dynos_in(
 
 def test_read_endpoints_answer_in_heroku_schema(api: httpx.Client) -> None:
     app = ok(api.get(f"/apps/{DEMO}"))
-    assert app["web_url"].startswith("http://127.0.0.1:") and app["name"] == DEMO
+    assert app["web_url"].startswith("https://127.0.0.1:") and app["name"] == DEMO
     assert response_errors("GET", f"/apps/{DEMO}", app, loopback_web_url=False), "the relaxation matters"
     ok(api.get("/account"))
     assert ok(api.get("/account/rate-limits"))["remaining"] > 0
@@ -270,13 +271,13 @@ def test_restarts_answer_202_and_replace_dynos(api: httpx.Client, forked_app: An
     error(api.delete(f"/apps/{app}/dynos/web.9"), 404, "not_found")
 
 
-def test_maintenance_toggles(api: httpx.Client, forked_app: Any) -> None:
+def test_maintenance_toggles(api: httpx.Client, emulator: EmulatorProcess, forked_app: Any) -> None:
     app = forked_app["name"]
     assert ok(api.patch(f"/apps/{app}", json={"maintenance": True}))["maintenance"] is True
     wait_for("web=1 up", lambda: dynos_in(api, app, 1))
-    assert httpx.get(forked_app["web_url"], timeout=10).status_code == 503
+    assert httpx.get(forked_app["web_url"], timeout=10, verify=trusting(emulator)).status_code == 503
     assert ok(api.patch(f"/apps/{app}", json={"maintenance": False}))["maintenance"] is False
-    assert httpx.get(forked_app["web_url"], timeout=10).status_code == 200
+    assert httpx.get(forked_app["web_url"], timeout=10, verify=trusting(emulator)).status_code == 200
 
 
 # -- log sessions -------------------------------------------------------------------------------
@@ -407,7 +408,7 @@ def test_named_apps_run_and_stop_leaves_no_processes(tmp_path: Path) -> None:
             ok(api.patch(f"/apps/{DEMO}/formation/web", json={"quantity": 2}))
             wait_for("web=2 up", lambda: dynos_in(api, DEMO, 2))
             wait_for("tiny web=1 up", lambda: dynos_in(api, "tiny", 1))
-        assert httpx.get(emulator.web_url("tiny"), timeout=10).text == "tiny web.1"
+        assert httpx.get(emulator.web_url("tiny"), timeout=10, verify=trusting(emulator)).text == "tiny web.1"
         pids += [p["pid"] for app in (DEMO, "tiny") for p in emulator.processes(app)] + [emulator.pid]
         assert repr(emulator).endswith("token=[secure]>") and emulator.token not in repr(emulator)
     finally:

@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from harness.cli.app import cli
 from harness.emulator import EmulatorProcess
-from tests.integration.helpers import REPO, short_shop_load
+from tests.integration.helpers import REPO, plain_http, short_shop_load
 
 APP = "harness-demo"
 
@@ -37,7 +37,15 @@ def test_1_an_slo_failed(emulator: EmulatorProcess, tmp_path: Path) -> None:
     scenarios = tmp_path / "scenarios.yaml"
     scenarios.write_text(short_shop_load(slo="{p95_ms: 0.001}"))  # no real request is that fast
     result = invoke(
-        ["load", "shop-load", "--scenarios", str(scenarios), "--host", emulator.web_url(APP), "-q"]
+        [
+            "load",
+            "shop-load",
+            "--scenarios",
+            str(scenarios),
+            "--host",
+            plain_http(emulator.web_url(APP)),
+            "-q",
+        ]
     )
     assert result.exit_code == 1, result.output
     assert "FAIL p95_ms" in result.output

@@ -35,8 +35,10 @@ def test_two_local_workers_give_the_same_step_totals_as_a_local_run(
     host = emulator.web_url("harness-demo").rstrip("/")
     scenario = config.scenario("shop-load")
 
-    local = run_scenario(config, scenario, host=host, quiet=True)
-    distributed = run_scenario(config, scenario, host=host, workers=2, quiet=True)
+    # over HTTPS, verified with the emulator's CA: the master's users and both workers' trust it
+    ca_file = emulator.ca_file
+    local = run_scenario(config, scenario, host=host, quiet=True, ca_file=ca_file)
+    distributed = run_scenario(config, scenario, host=host, workers=2, quiet=True, ca_file=ca_file)
 
     assert (local.workers, distributed.workers) == (0, 2)
     assert shape(local) == shape(distributed)

@@ -20,7 +20,7 @@ from harness.config import Config, parse_config
 from harness.emulator import EmulatorProcess
 from harness.engine import run_scenario
 from harness.measurements import TOTAL, ScenarioResult, StepKind
-from tests.integration.helpers import REPO
+from tests.integration.helpers import REPO, plain_http
 
 APP = "harness-demo"
 HEROKU_ACCEPT = "application/vnd.heroku+json; version=3"
@@ -71,7 +71,8 @@ def config(tmp_path: Path, *scenarios: str) -> Config:
 
 @pytest.fixture(scope="module")
 def demo_url(emulator: EmulatorProcess) -> str:
-    return emulator.web_url(APP).rstrip("/")
+    """The demo shop over plain HTTP (its router serves both): these tests are about load, not TLS."""
+    return plain_http(emulator.web_url(APP)).rstrip("/")
 
 
 def set_slowdown(emulator: EmulatorProcess, demo_url: str, slowdown: str | None) -> None:

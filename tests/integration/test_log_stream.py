@@ -17,6 +17,7 @@ from harness.platform.heroku import HerokuClient
 from harness.platform.logsession import LogStream, StreamOptions
 from harness.results.server import ServerLogWriter, read_server_log
 from harness.serverlog import MetricSample, RouterRequest, parse_line
+from tests.integration.helpers import plain_http
 from tests.integration.tcp_proxy import CuttableProxy
 
 APP = "harness-demo"
@@ -55,6 +56,7 @@ def request_ids(url: str, n: int) -> list[str]:
     """`n` GETs of the app, each with its own X-Request-Id; the ids sent."""
     sent = []
     with httpx.Client(timeout=10) as http:
+        url = plain_http(url)
         for _ in range(n):
             rid = str(uuid.uuid4())
             assert http.get(url, headers={"X-Request-Id": rid}).status_code == 200

@@ -42,7 +42,7 @@ def test_embedded_emulator_applies_config_vars_and_stops_with_its_dynos(tmp_path
         model = None
         for _ in range(100):  # the restarted dyno boots on the new release
             try:
-                model = httpx.get(web_url + "api/capacity", timeout=5).json()
+                model = httpx.get(web_url + "api/capacity", timeout=5, verify=platform.tls_verify()).json()
                 if model["service_ms"]["search"] == 80.0:
                     break
             except (httpx.HTTPError, ValueError):

@@ -39,6 +39,7 @@ from harness.platform.guard import preflight
 from harness.platform.heroku import ACCEPT, HerokuClient, RetryPolicy
 from harness.platform.journal import Journal, JournalStore
 from harness.platform.models import DynoState, Formation, ProcessFormation, parse_scale_args
+from tests.integration.helpers import trusting
 
 APP = "two-types"
 WORKER_ONLY = "worker-only"
@@ -286,7 +287,7 @@ def test_restore_refuses_a_journal_of_another_api(client: HerokuClient, store: J
 
 
 def test_preflight_returns_the_facts(emulator: EmulatorProcess, client: HerokuClient) -> None:
-    facts = preflight(client, APP, local=True)
+    facts = preflight(client, APP, local=True, verify=trusting(emulator))
     assert facts.app.name == APP
     assert facts.app.web_url == emulator.web_url(APP)
     assert facts.formation == BASE

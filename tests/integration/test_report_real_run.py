@@ -91,7 +91,9 @@ def real_run(
     )
     with RunStore(root / "reports").create(APP, meta) as run:
         run.event("scenario_started", scenario=scenario.name)
-        result = run_scenario(config, scenario, host=app_url.rstrip("/"), quiet=True)
+        result = run_scenario(
+            config, scenario, host=app_url.rstrip("/"), quiet=True, ca_file=emulator.ca_file
+        )
         run.add_scenario(result, config=scenario)
     return RunDir.open(run.path), render_report(run.path)
 

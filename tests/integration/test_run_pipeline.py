@@ -38,6 +38,8 @@ def test_full_run_against_the_embedded_emulator(tmp_path: Path, harness_runs: li
     [run_dir] = run_dirs(tmp_path)
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "complete"
+    # the emulator's router serves HTTPS as Heroku's does; warm-up, probe and load verified it
+    assert record["platform"]["app_url"].startswith("https://127.0.0.1:"), record["platform"]
     assert [g["quantity"] for g in record["formation_tested"] if g["type"] == "web"] == [2]
     assert [g["quantity"] for g in record["formation_original"] if g["type"] == "web"] == [1]
     assert record["scale_up"]["latency_s"] > 0

@@ -24,6 +24,7 @@ from harness.config import parse_config
 from harness.emulator import EmulatorProcess
 from harness.engine import run_scenario
 from harness.measurements import StepKind
+from tests.integration.helpers import plain_http
 
 DEMO = "harness-demo"
 SEARCH_LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfiles" / "search_only.py"
@@ -103,7 +104,7 @@ def test_stress_command_finds_one_dyno_capacity(
     emulator: EmulatorProcess, api: httpx.Client, tmp_path: Path
 ) -> None:
     _scale(api, 1)
-    url = emulator.web_url(DEMO).rstrip("/")
+    url = plain_http(emulator.web_url(DEMO)).rstrip("/")
     truth = _truth(url, 1)
     scenarios = _scenarios_file(tmp_path, start=25)
     result = CliRunner().invoke(
@@ -126,7 +127,7 @@ def test_stress_finds_two_dyno_capacity_with_distributed_load(
     """The same search driven by a Locust master and 2 local worker processes."""
     _scale(api, 2)
     try:
-        url = emulator.web_url(DEMO).rstrip("/")
+        url = plain_http(emulator.web_url(DEMO)).rstrip("/")
         truth = _truth(url, 2)
         config = parse_config(
             _scenarios_file(tmp_path, start=50).read_text("utf-8"), source=tmp_path / "scenarios.yaml"
@@ -147,7 +148,7 @@ def test_an_abort_tripped_by_the_overshoot_caps_the_search_which_still_finds_the
     """2 dynos (200 req/s), 20 req/s × 3: the probe at 540 req/s trips the abort (> 50 % errors for 2 s)."""
     _scale(api, 2)
     try:
-        url = emulator.web_url(DEMO).rstrip("/")
+        url = plain_http(emulator.web_url(DEMO)).rstrip("/")
         truth = _truth(url, 2)
         source = _scenarios_file(tmp_path, start=20, abort="{error_ratio: 0.5, for_s: 2}")
         config = parse_config(source.read_text("utf-8"), source=source)
