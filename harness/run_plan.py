@@ -23,7 +23,7 @@ from harness.platform import safe_scale
 from harness.platform.journal import JournalStore
 from harness.platform.models import Formation
 from harness.platform.parity_check import ParityMode, ParityPolicy
-from harness.platform.target import describe_platform, is_local, uses_emulator
+from harness.platform.target import describe_platform, ignored_environment, is_local, uses_emulator
 from harness.results.model import RunRecord
 
 __all__ = [
@@ -115,6 +115,9 @@ def check_offline(
         dry_run=dry_run,
     )
     check_locustfiles(config, scenarios)
+    unused = ignored_environment(config)
+    if unused:
+        progress(unused)
     return safety
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "PlatformTarget",
     "emulator_platform",
     "env_platform",
+    "ignored_environment",
     "is_local",
     "open_platform",
     "uses_emulator",
@@ -105,6 +106,23 @@ def uses_emulator(config: Config, environ: Mapping[str, str] | None = None) -> b
     except AuthError:
         return True
     return False
+
+
+def ignored_environment(config: Config, environ: Mapping[str, str] | None = None) -> str | None:
+    """What `platform: emulator` leaves unused of a Heroku API configured in the environment, said
+    out loud: a user who exported HEROKU_API_URL/HEROKU_API_KEY may think the run goes there."""
+    if config.target.platform is not Platform.EMULATOR:
+        return None
+    env = os.environ if environ is None else environ
+    named = [name for name in ("HEROKU_API_URL", "HEROKU_API_KEY") if env.get(name)]
+    if not named:
+        return None
+    where = f" in {config.source}" if config.source else ""
+    return (
+        f"target.platform is emulator{where}, so {' and '.join(named)} from the environment "
+        f"{'is' if len(named) == 1 else 'are'} not used (nor checked): this run goes to a local emulator "
+        "started for it. Set target.platform to auto or heroku to test the platform they name."
+    )
 
 
 def is_local(config: Config, environ: Mapping[str, str] | None = None) -> bool:
