@@ -20,7 +20,7 @@ from harness.emulator import EmulatorProcess
 from harness.emulator.addons_services import find_binary
 from harness.errors import EmulatorError
 from tests.integration.api_helpers import api_client, ok, wait_for
-from tests.integration.helpers import REPO
+from tests.integration.helpers import REPO, trusting
 
 pytest.importorskip("psycopg")
 pytest.importorskip("redis")
@@ -80,7 +80,9 @@ def test_app_json_gives_env_addons_and_formation(api: httpx.Client, apps_emulato
     assert v1["status"] == "succeeded" and "heroku-postgresql:essential-0" in v1["addon_plan_names"]
     wait_for("two web dynos up on v1", lambda: dynos_on(api, "notes", 2, 1))
 
-    with httpx.Client(base_url=apps_emulator.web_url("notes"), timeout=30.0) as web_client:
+    with httpx.Client(
+        base_url=apps_emulator.web_url("notes"), verify=trusting(apps_emulator), timeout=30.0
+    ) as web_client:
         assert web_client.get("/").json()["greeting"] == "hello from app.json"
         note = web_client.post("/notes", content="written through DATABASE_URL")
         assert note.status_code == 201, note.text
@@ -90,7 +92,9 @@ def test_app_json_gives_env_addons_and_formation(api: httpx.Client, apps_emulato
     counter_config = ok(api.get("/apps/counter/config-vars"))
     assert counter_config["REDIS_URL"].startswith("redis://:")
     wait_for("the counter's web dyno", lambda: dynos_on(api, "counter", 1, 1))
-    with httpx.Client(base_url=apps_emulator.web_url("counter"), timeout=30.0) as counter:
+    with httpx.Client(
+        base_url=apps_emulator.web_url("counter"), verify=trusting(apps_emulator), timeout=30.0
+    ) as counter:
         first = counter.get("/hit").json()["hits"]
         assert counter.get("/hit").json()["hits"] == first + 1
         assert counter.get("/hits").json()["hits"] == first + 1
