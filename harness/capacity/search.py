@@ -26,7 +26,8 @@ How it searches (levels are users, or offered req/s in arrival-rate mode):
    start level, or a final upper bound that the capacity estimate does not
    explain, is re-tested once; the newest result at a level wins.
    **Hysteresis**: an upper bound measured after an overload (not since
-   drained) is re-tested on a rested app. A level that broke after an overload
+   drained) that served clearly less than a good step did is re-tested on a
+   rested app. A level that broke after an overload
    but holds rested, or a cool-down whose latency rose clearly above its
    pre-overload value, makes the app metastable: from then on every step
    starts from a drained app, and the result carries the finding ("after an
@@ -147,7 +148,7 @@ class _Search(Hysteresis):
             raise _Stop(SearchStatus.BROKEN_AT_START, "")
         if not self._converged(lo.level, hi.level):
             return self._bisect_step(lo.level, hi.level)
-        if not hi.fresh and not hi.aborted and hi.level not in self.retested:
+        if not hi.fresh and not hi.aborted and hi.level not in self.retested and self._looks_degraded(hi):
             self.drain_due = True
             return self._retest(hi, "the upper bound broke after an overload: re-testing it on a rested app")
         if self._surprising(hi):
@@ -298,7 +299,7 @@ class _Search(Hysteresis):
 
     def _after_break(self, trial: Trial) -> Steps:
         """The first break gets a cool-down (the recovery, and the app's state after an overload);
-        every later one a drain before the next step, so that it meets a rested app."""
+        every later one a drain before the next step, so that it meets a rested app (no backlog)."""
         first = self.first_break is None
         if first:
             self.first_break = trial

@@ -63,6 +63,19 @@ class Hysteresis(TrialEstimates):
         rate = self._per_user_rps()
         return factor * (rps / rate if rate else best.level)
 
+    def _looks_degraded(self, trial: Trial) -> bool:
+        """Did a break after an overload serve clearly less than a good step did (beyond the
+        saturation tolerance)? An app that merely saturates serves about its capacity when it
+        breaks; one an overload degraded serves less. Only such a final upper bound is re-tested
+        on a rested app, so a plain app pays no load for the hysteresis check."""
+        if self.metastable:
+            return True
+        good = [success_rps(t.window) for t in self._latest().values() if t.ok]
+        if trial.ok or trial.fresh or not good:
+            return False
+        margin = self.params.limits.saturation_tolerance or self.params.tolerance
+        return success_rps(trial.window) < (1 - margin) * max(good)
+
     def _check_trial(self, trial: Trial) -> None:
         """After each judged trial: is a level now overturned (broke degraded, held rested)?"""
         if self.first_break is None:

@@ -69,6 +69,22 @@ def test_a_plain_app_never_gets_a_metastability_finding() -> None:
             assert result.breaking_point.metastability is None, (seed, growth, result.notes)
 
 
+def test_a_plain_app_that_merely_saturates_pays_no_rested_re_test() -> None:
+    # Its breaks serve about its capacity: nothing hints at a degraded app, so no load goes to
+    # re-testing an upper bound on a rested app (issue 12: the search's load-time budget).
+    for seed in range(10):
+        app = _app(seed=seed, slowdown=1.0)
+        result = run_search(app, breaking_point_search(_params(growth=2.0)))
+        assert not [n for n in result.notes if "on a rested app" in n], (seed, result.notes)
+        assert 88.0 <= _answer(result) <= 106.0
+
+
+def test_a_degraded_upper_bound_is_re_tested_on_a_rested_app() -> None:
+    result = run_search(_app(), breaking_point_search(_params(growth=3.0)))
+    assert [n for n in result.notes if "re-testing it on a rested app" in n], result.notes
+    assert _answer(result) >= 0.9 * 100.0
+
+
 def test_after_the_first_break_no_step_offers_more_than_the_overshoot_bound() -> None:
     result = run_search(_app(), breaking_point_search(_params(growth=3.0, max_overshoot=1.2)))
     steps = [r for r in result.steps if r.window.plan.kind in {StepKind.PROBE, StepKind.BISECT}]
