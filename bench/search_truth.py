@@ -24,7 +24,9 @@ Targets (`--targets`, default all that are available):
   requests wait, i.e. well past the SLO, every request costs 1.6× as long until it has been idle 1 s);
 - `pgs`: Heroku's python-getting-started, `/`, run from its Procfile (gunicorn gthread,
   1 worker × 5 threads) with `CI=1`, when a copy is present (`--pgs-dir`, with its
-  dependencies installed in `--pgs-venv`, never harness's venv).
+  dependencies installed in `--pgs-venv`, never harness's venv);
+- `pgs-emulator`: the same copy deployed unmodified in an emulator of its own (built there,
+  cached in `--pgs-home`; config var `CI=1`), one web dyno, through the router (plain HTTP).
 
     .venv/bin/python bench/search_truth.py [--targets demo-1,metastable] [--growth 3,1.5,2]
         [--pgs-dir /tmp/pgs] [--pgs-venv /tmp/pgs-venv] [--p95-ms 200]
@@ -264,12 +266,71 @@ class Demo:
             self.emulator.stop()
 
 
+class PgsEmulated:
+    """python-getting-started deployed, unmodified, in an emulator of its own and reached through its router.
+
+    The emulator builds it the way the buildpack does (its own virtualenv, cached in `home`) and
+    runs its Procfile's `web` as one dyno; `CI=1` is set as a config var, as for the direct target,
+    so that Django serves plain HTTP. A fresh target is the dyno restarted (`DELETE /dynos`)."""
+
+    def __init__(self, directory: Path, home: Path) -> None:
+        self.directory, self.home = directory, home
+        self.emulator: EmulatorProcess | None = None
+
+    def _api(self) -> httpx.Client:
+        assert self.emulator is not None
+        headers = {
+            "Authorization": f"Bearer {self.emulator.token}",
+            "Accept": "application/vnd.heroku+json; version=3",
+        }
+        return httpx.Client(base_url=self.emulator.api_url, headers=headers, timeout=60)
+
+    @contextmanager
+    def fresh(self) -> Iterator[str]:
+        if self.emulator is None:
+            self.emulator = EmulatorProcess.start(
+                {"pgs": self.directory}, home=self.home, boot_timeout_s=120.0, ready_timeout_s=600.0
+            )
+            with self._api() as api:
+                api.patch("/apps/pgs/config-vars", json={"CI": "1"}).raise_for_status()  # a release: restarts
+            old: set[tuple[str, str]] = set()
+        else:
+            with self._api() as api:
+                old = {(d["id"], d["created_at"]) for d in api.get("/apps/pgs/dynos").json()}
+                api.delete("/apps/pgs/dynos").raise_for_status()  # restart: a fresh process
+        url = self.emulator.web_url("pgs").replace("https://", "http://", 1).rstrip("/")
+        with self._api() as api:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                dynos = [d for d in api.get("/apps/pgs/dynos").json() if d["type"] == "web"]
+                restarted = not {(d["id"], d["created_at"]) for d in dynos} & old
+                if dynos and restarted and all(d["state"] == "up" for d in dynos):
+                    try:
+                        if httpx.get(f"{url}/", timeout=5).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                time.sleep(0.5)
+            else:
+                raise SystemExit(
+                    f"python-getting-started in the emulator did not answer on {url} within 120 s"
+                )
+        time.sleep(2.0)  # the old dyno's connections are gone
+        yield url
+
+    def stop(self) -> None:
+        if self.emulator is not None:
+            self.emulator.stop()
+
+
 def _demo_rested(demo: Demo, dynos: int) -> Callable[[], AbstractContextManager[str]]:
     """A fresh demo target: the app at `dynos` dynos after a 5 s rest (its processes are not restarted)."""
     return lambda: _rested(demo.at(dynos), 5.0)
 
 
-def _targets(args: argparse.Namespace, workdir: Path, demo: Demo) -> list[Target]:
+def _targets(
+    args: argparse.Namespace, workdir: Path, demo: Demo, closers: list[Callable[[], None]]
+) -> list[Target]:
     root_lf = workdir / "root_locustfile.py"
     root_lf.write_text(ROOT_LOCUSTFILE)
     search_lf = ROOT / "locustfiles" / "search_only.py"
@@ -285,6 +346,13 @@ def _targets(args: argparse.Namespace, workdir: Path, demo: Demo) -> list[Target
             out.append(Target("pgs", "/", root_lf, 200.0, lambda: _pgs(args.pgs_dir, args.pgs_venv)))
         else:
             print(f"pgs: skipped (no copy at {args.pgs_dir} with gunicorn in {args.pgs_venv})", flush=True)
+    if "pgs-emulator" in args.targets:
+        if (args.pgs_dir / "Procfile").exists():
+            emulated = PgsEmulated(args.pgs_dir, args.pgs_home)
+            closers.append(emulated.stop)
+            out.append(Target("pgs-emulator", "/", root_lf, 200.0, emulated.fresh))
+        else:
+            print(f"pgs-emulator: skipped (no copy at {args.pgs_dir})", flush=True)
     return out
 
 
@@ -292,7 +360,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--targets", default="demo-1,demo-2,metastable,pgs", type=lambda s: s.split(","))
+    parser.add_argument(
+        "--targets", default="demo-1,demo-2,metastable,pgs,pgs-emulator", type=lambda s: s.split(",")
+    )
     parser.add_argument(
         "--growth",
         default="3,1.5,2",
@@ -302,12 +372,19 @@ def main() -> None:
     parser.add_argument("--p95-ms", type=float, default=200.0)
     parser.add_argument("--pgs-dir", type=Path, default=Path("/tmp/pgs"))
     parser.add_argument("--pgs-venv", type=Path, default=Path("/tmp/pgs-venv"))
+    parser.add_argument(
+        "--pgs-home",
+        type=Path,
+        default=Path("/tmp/pgs-emulator-home"),
+        help="pgs-emulator: the emulator home (build cache)",
+    )
     parser.add_argument("--steps", action="store_true", help="print every step of each search")
     args = parser.parse_args()
     demo = Demo()
+    closers: list[Callable[[], None]] = [demo.stop]
     try:
         with tempfile.TemporaryDirectory(prefix="harness-truth-") as tmp:
-            for target in _targets(args, Path(tmp), demo):
+            for target in _targets(args, Path(tmp), demo, closers):
                 print(f"{target.name}: reference sweep ...", flush=True)
                 answers = [reference(target, args.p95_ms)]
                 for growth in args.growth:
@@ -315,7 +392,8 @@ def main() -> None:
                     answers.append(search(target, growth, args.p95_ms, Path(tmp)))
                 _print(target.name, answers, args.steps)
     finally:
-        demo.stop()
+        for close in closers:
+            close()
 
 
 if __name__ == "__main__":
