@@ -50,7 +50,7 @@ class _Ids:
         self.counter = itertools.count()
 
     def next(self) -> str:
-        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFF:012x}"
+        return self.prefix + format(next(self.counter) & 0xFFFFFFFFFFFF, "012x")
 
 
 _IDS = _Ids()
@@ -67,15 +67,20 @@ def _own_id(headers: Any) -> Any:
 
 
 def _wrapped(request: Callable[..., Any], session: Any) -> Callable[..., Any]:
+    # FastHttpSession has no session-wide headers; a requests.Session has (checked per request,
+    # since a locustfile may set its own id there at any time). Decided once, not per request.
+    session_headers = hasattr(session, "headers")
+    next_id = _IDS.next
+
     def request_with_id(
         method: str, url: str, *args: Any, headers: Any = None, context: Any = None, **kwargs: Any
     ) -> Any:
         given = _own_id(headers) if headers else None
         if given is None:
-            if _own_id(getattr(session, "headers", None)) is not None:
+            if session_headers and _own_id(session.headers) is not None:
                 # the locustfile sets its own on the session
                 return request(method, url, *args, headers=headers, context=context or {}, **kwargs)
-            given = _IDS.next()
+            given = next_id()
             headers = {**headers, REQUEST_ID_HEADER: given} if headers else {REQUEST_ID_HEADER: given}
         else:
             given = str(given)

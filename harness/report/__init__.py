@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.report.html import render_html
 from harness.report.machine import junit_xml, summary
-from harness.report.planning import plan_junit_xml, plan_summary, render_plan_html
 from harness.report.summary import verdict_sentence
 from harness.results.model import RunRecord
 from harness.results.store import RunDir, RunJudge, write_atomically
 
 if TYPE_CHECKING:
     from harness.capacity.planning import CapacityPlan
+    from harness.report.html import render_html
 
 # Plans a multi-formation run (capacity.planning.plan_for_run); the report never plans by itself.
 RunPlanner = Callable[[RunRecord], "CapacityPlan | None"]
@@ -35,6 +34,17 @@ __all__ = [
     "summary",
     "verdict_sentence",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`render_html` on first use: the HTML modules import matplotlib and pandas (about 1.5 s and a
+    large heap), which a process that only generates load (`harness load`, a worker) never needs."""
+    if name == "render_html":
+        from harness.report.html import render_html
+
+        return render_html
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 REPORT_HTML = "report.html"
 SUMMARY_JSON = "summary.json"
@@ -77,6 +87,8 @@ def render_report(
         junit_xml=target / JUNIT_XML,
         summary=data,
     )
+    from harness.report.html import render_html
+
     write_atomically(paths.html, render_html(run).encode())
     write_atomically(paths.summary_json, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode())
     write_atomically(paths.junit_xml, junit_xml(run).encode())
@@ -85,6 +97,8 @@ def render_report(
 
 def _render_plan(run: RunDir, target: Path, plan: CapacityPlan | None) -> RenderedReport:
     """The report of a multi-formation run: the plan and every formation's outcome."""
+    from harness.report.planning import plan_junit_xml, plan_summary, render_plan_html
+
     data = plan_summary(run, plan)
     paths = RenderedReport(
         html=target / REPORT_HTML,

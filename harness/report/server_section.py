@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from harness.measurements import TOTAL
-from harness.report import server_charts
 from harness.results.rundir import RunDir
 from harness.results.server import read_server_view
 from harness.serverview import QueueBasis, ServerView
@@ -46,6 +45,8 @@ def _t0(run: RunDir, view: ServerView) -> float:
 
 
 def _charts(view: ServerView, t0: float) -> list[dict[str, str]]:
+    from harness.report import server_charts  # matplotlib: only when a page is rendered
+
     return [
         {
             "title": "Router service time against client latency",

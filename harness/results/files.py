@@ -12,9 +12,10 @@ import io
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from harness.measurements import EndpointWindow, ScenarioResult, StepWindow
 
@@ -137,6 +138,8 @@ def append_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> No
     """Append rows to a CSV by rewriting it atomically (no half-written row is ever visible)."""
     if not rows:
         return
+    import pandas as pd  # here, not at import: a load-only process (`harness load`, a worker) skips it
+
     buffer = io.StringIO()
     pd.DataFrame(rows, columns=columns).to_csv(buffer, index=False, header=False, lineterminator="\n")
     old = path.read_bytes() if path.exists() else (",".join(columns) + "\n").encode()
@@ -145,6 +148,8 @@ def append_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> No
 
 def read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
     """A CSV as a DataFrame with its documented columns (empty when the file is missing)."""
+    import pandas as pd
+
     dtypes: dict[str, Any] = {c: _INT_COLUMNS[c] for c in columns if c in _INT_COLUMNS}
     dtypes.update({c: "string" for c in columns if c in _TEXT_COLUMNS})
     if not path.exists():

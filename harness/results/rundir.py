@@ -11,9 +11,8 @@ import json
 import socket
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import psutil
 from pydantic import ValidationError
 
@@ -32,6 +31,9 @@ from harness.results.files import (
     read_csv,
 )
 from harness.results.model import RunRecord, RunStatus, WriterInfo, upgrade
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["RunDir", "effective_status"]
 
