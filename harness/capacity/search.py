@@ -48,6 +48,8 @@ once, whatever the window says.
 
 A window measured while the load generator was saturated is ignored and re-run
 once; twice means the generator cannot produce that level, which ends the search.
+A limited window the app's own errors broke is judged at once (less load than
+planned already broke it).
 A window whose scheduling lag says the generator started requests late
 (`generator_lagging`) is re-run once too; the second is judged and flagged.
 """
@@ -81,6 +83,14 @@ __all__ = [
     "SearchStatus",
     "breaking_point_search",
 ]
+
+
+def _broken_by_the_app(judgement: StepJudgement) -> bool:
+    """Broken on the error ratio: the app's own failures. A limited generator offers less load,
+    never more, and adds latency, not errors; so such a window is judged at once, not re-run
+    (re-running an overload would only overload the app again)."""
+    first = judgement.first_broken
+    return first is not None and first.criterion == "error_ratio"
 
 
 class _Stop(Exception):
@@ -224,12 +234,14 @@ class _Search(Hysteresis):
             window = yield from self._receive(plan)
             if window.aborted:
                 return self._aborted(level, window)
+            judgement = judge(window, self.params.limits, expected_rps=self._expected_rps(level))
             if not window.generator_limited or (attempt == 1 and not window.generator_saturated):
+                break
+            if _broken_by_the_app(judgement):
                 break
             self._record(window, None, f"ignored: {window.generator_note}")
             if attempt == 1:
                 self._generator_limit(level)
-        judgement = judge(window, self.params.limits, expected_rps=self._expected_rps(level))
         trial = Trial(level=level, window=window, judgement=judgement, fresh=self.fresh)
         self.trials.append(trial)
         notes = ["re-test" if label == "re-test" else "", window.generator_note]

@@ -331,6 +331,19 @@ def test_a_lagging_generator_window_is_re_run_once_and_then_judged_and_flagged()
     assert 400 * 0.85 <= (result.breaking_point.sustainable_rps or 0) <= 400 * 1.05
 
 
+def test_a_lagging_window_the_apps_own_errors_broke_is_judged_at_once() -> None:
+    # Probe 3 (270 req/s, 2.7x capacity) lags and fails 60 % of its requests: less load than planned
+    # already broke the app, so re-running it would only overload the app again.
+    app = SimulatedApp(slots=4, service_ms=40.0, lagging_windows=frozenset({2}))  # 100 req/s
+    result = _search(app, _params(start_level=30.0, growth=3.0))
+    overload = result.steps[2]
+    assert overload.window.plan.level == 270.0 and overload.verdicts and not overload.ok
+    assert overload.broken_by == "error_ratio" and "generator lagging" in overload.note
+    assert [r.window.plan.level for r in result.steps].count(270.0) == 1
+    assert result.steps[3].window.plan.kind is StepKind.RECOVERY
+    assert 100 * 0.85 <= (result.breaking_point.sustainable_rps or 0) <= 100 * 1.05
+
+
 def test_the_step_budget_bounds_the_search() -> None:
     app = SimulatedApp(slots=4, service_ms=40.0)
     result = _search(app, _params(start_level=1.0, max_steps=5))
