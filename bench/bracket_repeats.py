@@ -80,8 +80,8 @@ def _series(emulator: EmulatorProcess, work: Path, mode: str, repeats: int) -> t
             {
                 "repeat": record["repeat"],
                 "breaking_point": point.get("sustainable_rps"),
-                "load_s": stress["ended_ts"] - stress["started_ts"],
-                "steps": len(stress.get("steps") or []),
+                "load_s": point.get("load_time_s") or stress["ended_ts"] - stress["started_ts"],
+                "steps": max(0, len((run_dir / "steps.csv").read_text().splitlines()) - 1),
             }
         )
     rows.sort(key=lambda r: r["repeat"])
